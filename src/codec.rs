@@ -1,0 +1,316 @@
+//! Body codecs of the three entry types ("simple" encoding, flag 1), see format.md.
+//!
+//! Encoders append to a byte vector; decoders read a body whose CRC already matched and
+//! fail with a `DecodeError` on anything malformed. Decoders never allocate more than the
+//! body could hold, whatever counts it claims.
+
+use std::fmt;
+
+use crate::record::{Label, Sample, Series, Tombstone};
+
+/// Why a body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub String);
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, DecodeError> {
+    Err(DecodeError(msg.into()))
+}
+
+// ---- primitive encoders -------------------------------------------------------------
+
+#[inline]
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push(x as u8 | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+#[inline]
+pub(crate) fn put_varint(out: &mut Vec<u8>, x: i64) {
+    put_uvarint(out, ((x << 1) ^ (x >> 63)) as u64);
+}
+
+// ---- primitive decoders -------------------------------------------------------------
+
+/// A cursor over a body. Every read checks bounds; none panics.
+pub(crate) struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    #[inline]
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    #[inline]
+    pub(crate) fn be64(&mut self) -> Option<u64> {
+        let bytes = self.buf.get(self.pos..self.pos + 8)?;
+        self.pos += 8;
+        Some(u64::from_be_bytes(bytes.try_into().ok()?))
+    }
+
+    /// Go's `binary.Uvarint`: at most 10 bytes, and the 10th may only be 0 or 1.
+    #[inline]
+    pub(crate) fn uvarint(&mut self) -> Option<u64> {
+        let mut x = 0u64;
+        let mut shift = 0u32;
+        for i in 0..10 {
+            let b = *self.buf.get(self.pos + i)?;
+            if b < 0x80 {
+                if i == 9 && b > 1 {
+                    return None;
+                }
+                self.pos += i + 1;
+                return Some(x | (b as u64) << shift);
+            }
+            x |= ((b & 0x7f) as u64) << shift;
+            shift += 7;
+        }
+        None
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Option<i64> {
+        let ux = self.uvarint()?;
+        Some(((ux >> 1) as i64) ^ -((ux & 1) as i64))
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&mut self, n: u64) -> Option<&'a [u8]> {
+        let n = usize::try_from(n).ok()?;
+        if n > self.remaining() {
+            return None;
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Some(s)
+    }
+}
+
+// ---- series -------------------------------------------------------------------------
+
+/// Appends the series body.
+pub(crate) fn encode_series(out: &mut Vec<u8>, series: &[Series<'_>]) {
+    for s in series {
+        out.extend_from_slice(&s.series_ref.to_be_bytes());
+        put_uvarint(out, s.labels.len() as u64);
+        for l in s.labels {
+            put_uvarint(out, l.name.len() as u64);
+            out.extend_from_slice(l.name);
+            put_uvarint(out, l.value.len() as u64);
+            out.extend_from_slice(l.value);
+        }
+    }
+}
+
+/// A decoded series whose labels are `labels[start..start + len]` of the label arena.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesSpan {
+    pub series_ref: u64,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// Decodes a series body; labels of each series are sorted by name (stable).
+pub(crate) fn decode_series<'a>(
+    body: &'a [u8],
+    spans: &mut Vec<SeriesSpan>,
+    labels: &mut Vec<Label<'a>>,
+) -> Result<(), DecodeError> {
+    let mut c = Cursor::new(body);
+    while c.remaining() > 0 {
+        let Some(series_ref) = c.be64() else {
+            return err(format!(
+                "series body: {} bytes left, too few for a series ref",
+                c.remaining()
+            ));
+        };
+        let Some(n) = c.uvarint() else {
+            return err(format!("series {series_ref}: bad label count varint"));
+        };
+        // Each label takes at least two bytes (two zero lengths).
+        if n > (c.remaining() / 2) as u64 {
+            return err(format!(
+                "series {series_ref}: {n} labels claimed but only {} bytes left",
+                c.remaining()
+            ));
+        }
+        let start = labels.len();
+        for _ in 0..n {
+            let name = c.uvarint().and_then(|len| c.bytes(len));
+            let value = c.uvarint().and_then(|len| c.bytes(len));
+            match (name, value) {
+                (Some(name), Some(value)) => labels.push(Label { name, value }),
+                _ => return err(format!("series {series_ref}: label cut short")),
+            }
+        }
+        labels[start..].sort_by(|a, b| a.name.cmp(b.name));
+        spans.push(SeriesSpan {
+            series_ref,
+            start,
+            len: n as usize,
+        });
+    }
+    Ok(())
+}
+
+// ---- samples ------------------------------------------------------------------------
+
+/// Appends the samples body; returns the highest timestamp. `samples` must not be empty.
+pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
+    let Some(first) = samples.first() else {
+        return i64::MIN;
+    };
+    out.reserve(16 + samples.len() * 14);
+    out.extend_from_slice(&first.series_ref.to_be_bytes());
+    out.extend_from_slice(&first.t.to_be_bytes());
+    let mut max_t = i64::MIN;
+    for s in samples {
+        put_varint(out, (s.series_ref as i64).wrapping_sub(first.series_ref as i64));
+        put_varint(out, s.t.wrapping_sub(first.t));
+        out.extend_from_slice(&s.v.to_bits().to_be_bytes());
+        max_t = max_t.max(s.t);
+    }
+    max_t
+}
+
+/// Decodes a samples body into `out` (appending); returns the highest timestamp.
+pub(crate) fn decode_samples(body: &[u8], out: &mut Vec<Sample>) -> Result<i64, DecodeError> {
+    let mut max_t = i64::MIN;
+    if body.is_empty() {
+        return Ok(max_t);
+    }
+    let mut c = Cursor::new(body);
+    let (Some(base_ref), Some(base_t)) = (c.be64(), c.be64()) else {
+        return err(format!("samples body of {} bytes has no base", body.len()));
+    };
+    // The smallest sample takes 10 bytes.
+    out.reserve(c.remaining() / 10);
+    while c.remaining() > 0 {
+        let (Some(dref), Some(dt), Some(v)) = (c.varint(), c.varint(), c.be64()) else {
+            return err(format!(
+                "samples body: sample {} cut short or malformed",
+                out.len()
+            ));
+        };
+        let t = (base_t as i64).wrapping_add(dt);
+        max_t = max_t.max(t);
+        out.push(Sample {
+            series_ref: (base_ref as i64).wrapping_add(dref) as u64,
+            t,
+            v: f64::from_bits(v),
+        });
+    }
+    Ok(max_t)
+}
+
+// ---- deletes ------------------------------------------------------------------------
+
+/// Appends the deletes body; returns the highest `maxt`.
+pub(crate) fn encode_deletes(out: &mut Vec<u8>, tombstones: &[Tombstone]) -> i64 {
+    let mut max_t = i64::MIN;
+    for d in tombstones {
+        out.extend_from_slice(&d.series_ref.to_be_bytes());
+        put_varint(out, d.mint);
+        put_varint(out, d.maxt);
+        max_t = max_t.max(d.maxt);
+    }
+    max_t
+}
+
+/// Decodes a deletes body into `out` (appending); returns the highest `maxt`.
+pub(crate) fn decode_deletes(body: &[u8], out: &mut Vec<Tombstone>) -> Result<i64, DecodeError> {
+    let mut max_t = i64::MIN;
+    let mut c = Cursor::new(body);
+    while c.remaining() > 0 {
+        let (Some(series_ref), Some(mint), Some(maxt)) = (c.be64(), c.varint(), c.varint()) else {
+            return err(format!(
+                "deletes body: tombstone {} cut short or malformed",
+                out.len()
+            ));
+        };
+        max_t = max_t.max(maxt);
+        out.push(Tombstone {
+            series_ref,
+            mint,
+            maxt,
+        });
+    }
+    Ok(max_t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trip_edges() {
+        for &x in &[0i64, 1, -1, 63, -64, 64, i64::MAX, i64::MIN, 300, -300] {
+            let mut b = Vec::new();
+            put_varint(&mut b, x);
+            let mut c = Cursor::new(&b);
+            assert_eq!(c.varint(), Some(x));
+            assert_eq!(c.remaining(), 0);
+        }
+    }
+
+    #[test]
+    fn uvarint_rejects_overflow_and_short_input() {
+        let mut c = Cursor::new(&[0xff; 10]);
+        assert_eq!(c.uvarint(), None);
+        let mut c = Cursor::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]);
+        assert_eq!(c.uvarint(), None);
+        let mut c = Cursor::new(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        assert_eq!(c.uvarint(), Some(u64::MAX));
+        let mut c = Cursor::new(&[0x80]);
+        assert_eq!(c.uvarint(), None);
+    }
+
+    #[test]
+    fn huge_label_count_does_not_allocate() {
+        let mut body = 7u64.to_be_bytes().to_vec();
+        put_uvarint(&mut body, u64::MAX >> 1);
+        let (mut spans, mut labels) = (Vec::new(), Vec::new());
+        assert!(decode_series(&body, &mut spans, &mut labels).is_err());
+        assert!(labels.capacity() < 1024);
+    }
+
+    #[test]
+    fn samples_round_trip_with_wrapping_deltas() {
+        let input = [
+            Sample { series_ref: u64::MAX, t: i64::MAX, v: 1.5 },
+            Sample { series_ref: 0, t: i64::MIN, v: -0.0 },
+            Sample { series_ref: 1 << 63, t: -1, v: f64::INFINITY },
+        ];
+        let mut body = Vec::new();
+        assert_eq!(encode_samples(&mut body, &input), i64::MAX);
+        let mut out = Vec::new();
+        assert_eq!(decode_samples(&body, &mut out), Ok(i64::MAX));
+        assert_eq!(out.len(), 3);
+        for (a, b) in input.iter().zip(&out) {
+            assert_eq!((a.series_ref, a.t, a.v.to_bits()), (b.series_ref, b.t, b.v.to_bits()));
+        }
+    }
+
+    #[test]
+    fn trailing_garbage_is_an_error() {
+        let mut body = Vec::new();
+        encode_deletes(&mut body, &[Tombstone { series_ref: 1, mint: 2, maxt: 3 }]);
+        body.push(0x80);
+        assert!(decode_deletes(&body, &mut Vec::new()).is_err());
+    }
+}

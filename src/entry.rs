@@ -1,0 +1,79 @@
+//! Entry framing: `type u8 | flag u8 | length u32 | body | crc32c u32`, all big-endian.
+
+use crate::error::{Error, Result};
+
+/// Bytes before the body.
+pub(crate) const HEADER_LEN: usize = 6;
+/// Bytes after the body.
+pub(crate) const CRC_LEN: usize = 4;
+/// The only encoding variant the format defines.
+pub(crate) const FLAG_SIMPLE: u8 = 1;
+
+/// The entry types that may appear in a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EntryType {
+    /// Series definitions.
+    Series = 2,
+    /// Samples.
+    Samples = 3,
+    /// Tombstones.
+    Deletes = 4,
+}
+
+/// What the type byte at an entry position says.
+pub(crate) enum TypeByte {
+    /// Zero: the rest of the segment is preallocated space.
+    End,
+    Entry(EntryType),
+    /// 1 (reserved "symbols") or anything above 4.
+    Invalid(u8),
+}
+
+pub(crate) fn classify(type_byte: u8) -> TypeByte {
+    match type_byte {
+        0 => TypeByte::End,
+        2 => TypeByte::Entry(EntryType::Series),
+        3 => TypeByte::Entry(EntryType::Samples),
+        4 => TypeByte::Entry(EntryType::Deletes),
+        other => TypeByte::Invalid(other),
+    }
+}
+
+/// Body length from an entry header.
+#[inline]
+pub(crate) fn body_len(header: &[u8; HEADER_LEN]) -> u32 {
+    u32::from_be_bytes([header[2], header[3], header[4], header[5]])
+}
+
+/// Builds one complete entry in `out` (cleared first): the body is appended by `encode`,
+/// then the header and CRC are filled in. Fails if the body exceeds the u32 length field.
+pub(crate) fn frame<R>(
+    out: &mut Vec<u8>,
+    entry_type: EntryType,
+    encode: impl FnOnce(&mut Vec<u8>) -> R,
+) -> Result<R> {
+    out.clear();
+    out.extend_from_slice(&[entry_type as u8, FLAG_SIMPLE, 0, 0, 0, 0]);
+    let r = encode(out);
+    let len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| {
+        Error::invalid(format!(
+            "entry body of {} bytes exceeds the format's limit of {} bytes; log a smaller batch",
+            out.len() - HEADER_LEN,
+            u32::MAX
+        ))
+    })?;
+    out[2..HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+    let crc = crc32c::crc32c(out);
+    out.extend_from_slice(&crc.to_be_bytes());
+    Ok(r)
+}
+
+/// Checks the CRC of a complete entry (`header | body | crc`).
+#[inline]
+pub(crate) fn crc_matches(entry: &[u8]) -> bool {
+    match entry.len().checked_sub(CRC_LEN) {
+        Some(n) => crc32c::crc32c(&entry[..n]).to_be_bytes() == entry[n..],
+        None => false,
+    }
+}

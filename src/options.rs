@@ -1,0 +1,49 @@
+//! Options of a WAL handle and their validation.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Default bytes per segment, as in Prometheus tsdb.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 256 * 1024 * 1024;
+/// Smallest accepted segment size.
+pub const MIN_SEGMENT_SIZE: u64 = 4096;
+/// Largest accepted segment size (1 TiB).
+pub const MAX_SEGMENT_SIZE: u64 = 1 << 40;
+
+/// How a WAL handle is configured. Start from `Options::default()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Bytes per segment file; a new segment is cut when the next entry would not fit.
+    /// Between `MIN_SEGMENT_SIZE` and `MAX_SEGMENT_SIZE`.
+    pub segment_size: u64,
+    /// Period of the background flush + fdatasync; `None` disables it.
+    pub flush_interval: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            flush_interval: None,
+        }
+    }
+}
+
+impl Options {
+    /// Checks every field; the error names the field and the accepted range.
+    pub fn validate(&self) -> Result<()> {
+        if !(MIN_SEGMENT_SIZE..=MAX_SEGMENT_SIZE).contains(&self.segment_size) {
+            return Err(Error::invalid(format!(
+                "segment_size {} is outside [{MIN_SEGMENT_SIZE}, {MAX_SEGMENT_SIZE}]",
+                self.segment_size
+            )));
+        }
+        if self.flush_interval == Some(Duration::ZERO) {
+            return Err(Error::invalid(
+                "flush_interval must be positive (use None to disable it)",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,166 @@
+//! Reading the entries of one segment file, in bounded memory.
+//!
+//! The reader pulls the file through a buffer of `CHUNK` bytes (grown only for an entry
+//! that is larger, and never beyond the bytes left in the file), checks each entry's
+//! framing and CRC, and reports the first damaged entry with its offset instead of
+//! failing, so the caller can decide how to repair.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use crate::entry::{self, CRC_LEN, EntryType, HEADER_LEN, TypeByte};
+use crate::error::{IoContext, Result};
+use crate::segment;
+
+const CHUNK: usize = 4 << 20;
+
+/// One step through a segment.
+pub(crate) enum Step<'a> {
+    /// A well-framed entry whose CRC matched; `offset` is where its header starts.
+    Entry {
+        offset: u64,
+        entry_type: EntryType,
+        body: &'a [u8],
+    },
+    /// No more entries: the file ended, or a zero type byte starts preallocated space.
+    /// `offset` is the end of the last entry.
+    End { offset: u64 },
+    /// The entry at `offset` is damaged; everything before it is intact.
+    Corrupt { offset: u64, reason: String },
+}
+
+pub(crate) struct SegmentReader<'p> {
+    file: File,
+    path: &'p Path,
+    /// Bytes of the file that belong to the log.
+    end: u64,
+    buf: Vec<u8>,
+    /// File offset of `buf[0]`.
+    buf_off: u64,
+    /// Unconsumed bytes are `buf[lo..hi]`.
+    lo: usize,
+    hi: usize,
+}
+
+impl<'p> SegmentReader<'p> {
+    /// Opens a segment for reading from just past its header, up to `limit` bytes of the
+    /// file if given (the unflushed part of an active segment does not exist yet).
+    pub(crate) fn open(path: &'p Path, limit: Option<u64>) -> Result<Self> {
+        let file = File::open(path).ctx("open segment", path)?;
+        let len = file.metadata().ctx("stat segment", path)?.len();
+        let end = limit.map_or(len, |l| l.min(len));
+        Ok(SegmentReader {
+            file,
+            path,
+            end,
+            buf: Vec::new(),
+            buf_off: segment::HEADER_LEN,
+            lo: 0,
+            hi: 0,
+        })
+    }
+
+    /// Offset of the next unread byte.
+    fn pos(&self) -> u64 {
+        self.buf_off + self.lo as u64
+    }
+
+    /// Makes at least `n` unread bytes available; `n` must not exceed what is left of the
+    /// file. Returns false if the file turned out shorter than its size said.
+    fn fill(&mut self, n: usize) -> Result<bool> {
+        if self.hi - self.lo >= n {
+            return Ok(true);
+        }
+        if self.buf.len() - self.lo < n {
+            // Move the unread tail to the front, then make room for `n`.
+            self.buf.copy_within(self.lo..self.hi, 0);
+            self.buf_off += self.lo as u64;
+            self.hi -= self.lo;
+            self.lo = 0;
+            let left = (self.end - self.buf_off) as usize;
+            let want = n.max(CHUNK.min(left));
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+        }
+        while self.hi - self.lo < n {
+            let file_off = self.buf_off + self.hi as u64;
+            let room = (self.buf.len() - self.hi).min((self.end - file_off) as usize);
+            let got = self
+                .file
+                .read_at(&mut self.buf[self.hi..self.hi + room], file_off)
+                .ctx("read segment", self.path)?;
+            if got == 0 {
+                return Ok(false);
+            }
+            self.hi += got;
+        }
+        Ok(true)
+    }
+
+    /// Reads the next entry.
+    pub(crate) fn next(&mut self) -> Result<Step<'_>> {
+        let offset = self.pos();
+        let left = self.end - offset;
+        if left == 0 {
+            return Ok(Step::End { offset });
+        }
+        let head_len = HEADER_LEN.min(left as usize);
+        if !self.fill(head_len)? {
+            return Ok(self.shrunk(offset));
+        }
+        let entry_type = match entry::classify(self.buf[self.lo]) {
+            TypeByte::End => return Ok(Step::End { offset }),
+            TypeByte::Invalid(1) => {
+                return Ok(corrupt(offset, "reserved entry type 1 (symbols)".into()));
+            }
+            TypeByte::Invalid(t) => return Ok(corrupt(offset, format!("unknown entry type {t}"))),
+            TypeByte::Entry(t) => t,
+        };
+        if head_len < HEADER_LEN {
+            return Ok(corrupt(
+                offset,
+                format!("entry header cut short: {left} of {HEADER_LEN} bytes"),
+            ));
+        }
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&self.buf[self.lo..self.lo + HEADER_LEN]);
+        let len = entry::body_len(&header) as u64;
+        let total = HEADER_LEN as u64 + len + CRC_LEN as u64;
+        if total > left {
+            let what = if HEADER_LEN as u64 + len > left {
+                "body"
+            } else {
+                "checksum"
+            };
+            return Ok(corrupt(
+                offset,
+                format!("entry {what} cut short: body length {len}, {left} bytes left in file"),
+            ));
+        }
+        // `total <= left`, and `left` bytes exist in the file, so this is a real size.
+        if !self.fill(total as usize)? {
+            return Ok(self.shrunk(offset));
+        }
+        let start = self.lo;
+        let end = start + total as usize;
+        if !entry::crc_matches(&self.buf[start..end]) {
+            return Ok(corrupt(offset, "checksum mismatch".into()));
+        }
+        self.lo = end;
+        Ok(Step::Entry {
+            offset,
+            entry_type,
+            body: &self.buf[start + HEADER_LEN..end - CRC_LEN],
+        })
+    }
+
+    fn shrunk(&self, offset: u64) -> Step<'static> {
+        corrupt(offset, "file shrank while being read".into())
+    }
+}
+
+fn corrupt(offset: u64, reason: String) -> Step<'static> {
+    Step::Corrupt { offset, reason }
+}
