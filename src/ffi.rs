@@ -1,0 +1,622 @@
+//! The C API: a thin layer over [`Wal`](crate::Wal).
+//!
+//! Every exported function runs behind a panic boundary, checks each pointer and length
+//! before use, and maps errors to a `wal_status` with a message for `wal_last_error`.
+//! The header `include/tswal.h` is generated from this file by cbindgen.
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, OsStr, c_char, c_int, c_void};
+use std::mem::{offset_of, size_of};
+use std::ops::ControlFlow;
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::options::{DEFAULT_SEGMENT_SIZE, Options};
+use crate::read::Entry;
+use crate::record::{Label, Sample, Series, Tombstone};
+use crate::wal::Wal;
+
+/// Result of every call that can fail. `wal_status_str` names each value and
+/// `wal_last_error` tells what went wrong.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wal_status {
+    /// Success.
+    WAL_OK = 0,
+    /// NULL where a pointer is required, a bad option, or an entry too large.
+    WAL_ERR_INVALID_ARGUMENT = 1,
+    /// The operating system refused; the message names the path and the errno text.
+    WAL_ERR_IO = 2,
+    /// Corrupt data that the read does not repair (an entry whose checksum matches but
+    /// whose body does not decode); the message names the segment and offset.
+    WAL_ERR_CORRUPTION = 3,
+    /// Not allowed now: a write or truncation before the first full read of a WAL that
+    /// held data, a call from inside a callback of the same handle, or any write after
+    /// the handle failed on an fsync error.
+    WAL_ERR_STATE = 4,
+    /// The directory is open in another handle or process.
+    WAL_ERR_LOCKED = 5,
+    /// A read callback returned non-zero.
+    WAL_ERR_ABORTED = 6,
+    /// An internal bug was caught at the boundary; the handle is unusable (close it).
+    WAL_ERR_PANIC = 7,
+}
+
+use wal_status::*;
+
+/// A `wal_status` received from C, where any value may arrive; in the header it is
+/// `wal_status`.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_status_arg(pub u32);
+
+/// Options of `wal_open`. Always start from `wal_options_init`: fields may be added at
+/// the end in later versions.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_options {
+    /// Bytes per segment file; between 4096 and 2^40. Default 256 MiB.
+    pub segment_size: u64,
+    /// Period of the background flush + fdatasync in milliseconds; 0 = none. Default 0.
+    pub flush_interval_ms: u64,
+}
+
+/// One label: name and value are byte strings (not necessarily UTF-8, not
+/// NUL-terminated). A pointer may be NULL only if its length is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_label {
+    /// Label name bytes.
+    pub name: *const c_char,
+    /// Length of `name`.
+    pub name_len: usize,
+    /// Label value bytes.
+    pub value: *const c_char,
+    /// Length of `value`.
+    pub value_len: usize,
+}
+
+/// A series: its reference and its labels (sorted by name when delivered by `wal_read`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_series {
+    /// Series reference.
+    pub r#ref: u64,
+    /// Array of `labels_len` labels; may be NULL if `labels_len` is 0.
+    pub labels: *const wal_label,
+    /// Number of labels.
+    pub labels_len: usize,
+}
+
+/// One sample.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_sample {
+    /// Series reference.
+    pub r#ref: u64,
+    /// Timestamp.
+    pub t: i64,
+    /// Value.
+    pub v: f64,
+}
+
+/// A deleted interval [mint, maxt] of one series.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_tombstone {
+    /// Series reference.
+    pub r#ref: u64,
+    /// First deleted timestamp.
+    pub mint: i64,
+    /// Last deleted timestamp.
+    pub maxt: i64,
+}
+
+// Samples and tombstones cross the boundary without copying, as the same memory.
+const _: () = {
+    assert!(size_of::<wal_sample>() == size_of::<Sample>());
+    assert!(align_of::<wal_sample>() == align_of::<Sample>());
+    assert!(offset_of!(wal_sample, r#ref) == offset_of!(Sample, series_ref));
+    assert!(offset_of!(wal_sample, t) == offset_of!(Sample, t));
+    assert!(offset_of!(wal_sample, v) == offset_of!(Sample, v));
+    assert!(size_of::<wal_tombstone>() == size_of::<Tombstone>());
+    assert!(align_of::<wal_tombstone>() == align_of::<Tombstone>());
+    assert!(offset_of!(wal_tombstone, r#ref) == offset_of!(Tombstone, series_ref));
+    assert!(offset_of!(wal_tombstone, mint) == offset_of!(Tombstone, mint));
+    assert!(offset_of!(wal_tombstone, maxt) == offset_of!(Tombstone, maxt));
+};
+
+/// Receives one series entry during `wal_read`; return non-zero to stop the read.
+/// The array and the label bytes are valid only during the call.
+pub type wal_series_cb =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, series: *const wal_series, len: usize) -> c_int>;
+/// Receives one samples entry during `wal_read`; return non-zero to stop the read.
+pub type wal_samples_cb =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, samples: *const wal_sample, len: usize) -> c_int>;
+/// Receives one deletes entry during `wal_read`; return non-zero to stop the read.
+pub type wal_deletes_cb = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, tombstones: *const wal_tombstone, len: usize) -> c_int,
+>;
+/// Asked by `wal_truncate` for each series in the truncated segments: true keeps it.
+pub type wal_keep_cb = Option<unsafe extern "C" fn(ctx: *mut c_void, r#ref: u64) -> bool>;
+
+/// An open WAL (opaque).
+pub struct wal_t {
+    wal: Wal,
+    /// Set when a panic was caught in a call on this handle.
+    broken: AtomicBool,
+}
+
+// ---- the boundary -------------------------------------------------------------------
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(msg: String) {
+    let msg = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|m| *m.borrow_mut() = msg);
+}
+
+fn status_of(e: &Error) -> wal_status {
+    match e {
+        Error::InvalidArgument(_) => WAL_ERR_INVALID_ARGUMENT,
+        Error::Io { .. } => WAL_ERR_IO,
+        Error::Corruption { .. } => WAL_ERR_CORRUPTION,
+        Error::State(_) => WAL_ERR_STATE,
+        Error::Locked { .. } => WAL_ERR_LOCKED,
+        Error::Aborted => WAL_ERR_ABORTED,
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
+}
+
+/// Runs `f`, turning its error or panic into a status and a message.
+fn boundary(f: impl FnOnce() -> Result<(), Error>) -> wal_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => WAL_OK,
+        Ok(Err(e)) => {
+            set_last_error(e.to_string());
+            status_of(&e)
+        }
+        Err(payload) => {
+            set_last_error(format!(
+                "internal error (panic: {}); the handle is unusable, close it",
+                panic_message(payload.as_ref())
+            ));
+            WAL_ERR_PANIC
+        }
+    }
+}
+
+/// `boundary` for calls on a handle: checks it, and marks it broken if `f` panics.
+///
+/// # Safety
+/// `w` must be NULL or a handle from `wal_open` that has not been closed.
+unsafe fn with_handle(w: *const wal_t, f: impl FnOnce(&Wal) -> Result<(), Error>) -> wal_status {
+    if w.is_null() {
+        set_last_error("invalid argument: the wal_t handle is NULL".into());
+        return WAL_ERR_INVALID_ARGUMENT;
+    }
+    // SAFETY: non-NULL, and by the caller's contract a live handle from `wal_open`; the
+    // handle is only shared (`&`), and `wal_t` is Sync.
+    let h = unsafe { &*w };
+    if h.broken.load(Ordering::SeqCst) {
+        set_last_error("the handle is unusable after an internal error; close it".into());
+        return WAL_ERR_STATE;
+    }
+    let status = boundary(|| f(&h.wal));
+    if status == WAL_ERR_PANIC {
+        h.broken.store(true, Ordering::SeqCst);
+    }
+    status
+}
+
+/// A slice from a C array, refusing NULL with a non-zero length.
+///
+/// # Safety
+/// If `ptr` is non-NULL it must point to `len` readable, initialised `T`s that stay valid
+/// and unmodified for `'a`.
+unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Error> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL but its length is {len}")));
+    }
+    if !ptr.is_aligned() {
+        return Err(Error::invalid(format!("{what} is not aligned for its type")));
+    }
+    if len > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(Error::invalid(format!("{what} length {len} is impossibly large")));
+    }
+    // SAFETY: non-NULL, aligned, total size within isize::MAX, and readable for `len`
+    // elements by the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Byte strings of a label array, as Rust labels.
+///
+/// # Safety
+/// Every pointer in `labels` must satisfy `slice_arg`'s contract for its length.
+unsafe fn labels_arg<'a>(
+    labels: &'a [wal_label],
+    out: &mut Vec<Label<'a>>,
+    series_index: usize,
+) -> Result<(), Error> {
+    for (j, l) in labels.iter().enumerate() {
+        let what = |field: &str| format!("series[{series_index}].labels[{j}].{field}");
+        // SAFETY: forwarded from this function's contract.
+        let name = unsafe { slice_arg(l.name.cast::<u8>(), l.name_len, &what("name"))? };
+        // SAFETY: as above.
+        let value = unsafe { slice_arg(l.value.cast::<u8>(), l.value_len, &what("value"))? };
+        out.push(Label { name, value });
+    }
+    Ok(())
+}
+
+// ---- exported functions -------------------------------------------------------------
+
+/// Fills `opts` with the defaults: 256 MiB segments, no background flush. Does nothing
+/// if `opts` is NULL.
+///
+/// # Safety
+/// `opts` must be NULL or point to writable memory for a `wal_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
+    if opts.is_null() {
+        return;
+    }
+    // SAFETY: non-NULL and writable by the caller's contract; `wal_options` is plain data.
+    unsafe {
+        opts.write(wal_options {
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            flush_interval_ms: 0,
+        })
+    };
+}
+
+fn options_from(o: &wal_options) -> Options {
+    Options {
+        segment_size: o.segment_size,
+        flush_interval: (o.flush_interval_ms > 0).then(|| Duration::from_millis(o.flush_interval_ms)),
+    }
+}
+
+/// Opens the WAL in directory `dir` (created if missing) and stores the handle in
+/// `*out`. `opts` may be NULL for the defaults. Segments with an invalid header are
+/// deleted together with every later segment. If segments remain, `wal_read` must
+/// complete once before writes and truncation are accepted. Takes an exclusive lock on
+/// the directory: a second open, in this or another process, gets `WAL_ERR_LOCKED`.
+/// On failure `*out` is set to NULL.
+///
+/// # Safety
+/// `dir` must be NULL or a NUL-terminated string; `opts` NULL or a valid `wal_options`;
+/// `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_open(
+    dir: *const c_char,
+    opts: *const wal_options,
+    out: *mut *mut wal_t,
+) -> wal_status {
+    boundary(|| {
+        if out.is_null() {
+            return Err(Error::invalid("out is NULL"));
+        }
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { out.write(ptr::null_mut()) };
+        if dir.is_null() {
+            return Err(Error::invalid("dir is NULL"));
+        }
+        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+        let dir = unsafe { CStr::from_ptr(dir) };
+        let options = if opts.is_null() {
+            Options::default()
+        } else {
+            // SAFETY: non-NULL and a valid `wal_options` by the caller's contract.
+            options_from(unsafe { &*opts })
+        };
+        let wal = Wal::open(Path::new(OsStr::from_bytes(dir.to_bytes())), options)?;
+        let handle = Box::new(wal_t {
+            wal,
+            broken: AtomicBool::new(false),
+        });
+        // SAFETY: checked non-NULL and writable above.
+        unsafe { out.write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Delivers every entry in log order, one callback call per entry, on the calling
+/// thread. Arrays and the label bytes they point to are valid only during the call.
+/// Labels arrive sorted by name. A NULL callback skips that type (entries are still
+/// checked). A non-zero return stops the read with `WAL_ERR_ABORTED`. Corruption is
+/// repaired (the damaged segment is cut before the bad entry and later segments are
+/// deleted) and the read returns `WAL_OK`. Callbacks must not call into the same
+/// handle (`WAL_ERR_STATE`); writers on other threads wait until the read returns.
+///
+/// # Safety
+/// `w` must be NULL or a live handle; the callbacks must be safe to call with `ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_read(
+    w: *mut wal_t,
+    on_series: wal_series_cb,
+    on_samples: wal_samples_cb,
+    on_deletes: wal_deletes_cb,
+    ctx: *mut c_void,
+) -> wal_status {
+    let mut labels: Vec<wal_label> = Vec::new();
+    let mut series: Vec<wal_series> = Vec::new();
+    let mut deliver = |entry: Entry<'_>| -> c_int {
+        match entry {
+            Entry::Series(batch) => {
+                let Some(cb) = on_series else { return 0 };
+                labels.clear();
+                series.clear();
+                for s in batch {
+                    labels.extend(s.labels.iter().map(|l| wal_label {
+                        name: l.name.as_ptr().cast(),
+                        name_len: l.name.len(),
+                        value: l.value.as_ptr().cast(),
+                        value_len: l.value.len(),
+                    }));
+                }
+                let mut start = 0;
+                for s in batch {
+                    series.push(wal_series {
+                        r#ref: s.series_ref,
+                        labels: labels[start..].as_ptr(),
+                        labels_len: s.labels.len(),
+                    });
+                    start += s.labels.len();
+                }
+                // SAFETY: the callback's contract is the caller's; the arrays live until
+                // after it returns.
+                unsafe { cb(ctx, series.as_ptr(), series.len()) }
+            }
+            Entry::Samples(batch) => match on_samples {
+                // SAFETY: `Sample` and `wal_sample` have the same layout (checked at
+                // compile time); the array lives until after the call.
+                Some(cb) => unsafe { cb(ctx, batch.as_ptr().cast(), batch.len()) },
+                None => 0,
+            },
+            Entry::Deletes(batch) => match on_deletes {
+                // SAFETY: as for samples, with `Tombstone` and `wal_tombstone`.
+                Some(cb) => unsafe { cb(ctx, batch.as_ptr().cast(), batch.len()) },
+                None => 0,
+            },
+        }
+    };
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe {
+        with_handle(w, |wal| {
+            wal.read(|e| {
+                if deliver(e) == 0 {
+                    ControlFlow::Continue(())
+                } else {
+                    ControlFlow::Break(())
+                }
+            })
+            .map(|_| ())
+        })
+    }
+}
+
+/// Logs `len` series as one entry. `len == 0` writes nothing and succeeds (`series` may
+/// then be NULL). Safe to call from many threads at once. Returns once the entry is in
+/// the log's buffer; it is durable after `wal_sync`, a background flush or `wal_close`.
+///
+/// # Safety
+/// `w` must be NULL or a live handle; `series` must point to `len` valid `wal_series`
+/// whose label arrays and bytes are readable for their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_log_series(
+    w: *mut wal_t,
+    series: *const wal_series,
+    len: usize,
+) -> wal_status {
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe {
+        with_handle(w, |wal| {
+            // SAFETY: the caller guarantees `series` holds `len` elements if non-NULL.
+            let input = slice_arg(series, len, "series")?;
+            let mut labels: Vec<Label<'_>> = Vec::new();
+            for (i, s) in input.iter().enumerate() {
+                let what = format!("series[{i}].labels");
+                // SAFETY: the caller guarantees the label arrays and bytes.
+                labels_arg(slice_arg(s.labels, s.labels_len, &what)?, &mut labels, i)?;
+            }
+            let mut start = 0;
+            let converted: Vec<Series<'_>> = input
+                .iter()
+                .map(|s| {
+                    let labels = &labels[start..start + s.labels_len];
+                    start += s.labels_len;
+                    Series {
+                        series_ref: s.r#ref,
+                        labels,
+                    }
+                })
+                .collect();
+            wal.log_series(&converted)
+        })
+    }
+}
+
+/// Logs `len` samples as one entry. `len == 0` writes nothing and succeeds (`samples`
+/// may then be NULL). Thread-safe; durable as `wal_log_series`.
+///
+/// # Safety
+/// `w` must be NULL or a live handle; `samples` must point to `len` readable samples.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_log_samples(
+    w: *mut wal_t,
+    samples: *const wal_sample,
+    len: usize,
+) -> wal_status {
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe {
+        with_handle(w, |wal| {
+            // SAFETY: `wal_sample` and `Sample` have the same layout (checked at compile
+            // time), and the caller guarantees `len` readable elements.
+            let samples = slice_arg(samples.cast::<Sample>(), len, "samples")?;
+            wal.log_samples(samples)
+        })
+    }
+}
+
+/// Logs `len` tombstones as one entry. `len == 0` writes nothing and succeeds
+/// (`tombstones` may then be NULL). Thread-safe; durable as `wal_log_series`.
+///
+/// # Safety
+/// `w` must be NULL or a live handle; `tombstones` must point to `len` readable elements.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_log_deletes(
+    w: *mut wal_t,
+    tombstones: *const wal_tombstone,
+    len: usize,
+) -> wal_status {
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe {
+        with_handle(w, |wal| {
+            // SAFETY: same layout as `Tombstone` (checked at compile time); the caller
+            // guarantees `len` readable elements.
+            let tombstones = slice_arg(tombstones.cast::<Tombstone>(), len, "tombstones")?;
+            wal.log_deletes(tombstones)
+        })
+    }
+}
+
+/// Drops the oldest segments (never the newest) whose samples and tombstones all lie
+/// before `mint`; their series for which `keep(ctx, ref)` returns true are rewritten
+/// into one segment. `keep == NULL` keeps every series. Crash-safe: a crash at any point
+/// leaves either the old or the new segments, never a mix.
+///
+/// # Safety
+/// `w` must be NULL or a live handle; `keep` must be safe to call with `ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_truncate(
+    w: *mut wal_t,
+    mint: i64,
+    keep: wal_keep_cb,
+    ctx: *mut c_void,
+) -> wal_status {
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe {
+        with_handle(w, |wal| {
+            wal.truncate(mint, |r| match keep {
+                // SAFETY: the callback's contract is the caller's.
+                Some(f) => f(ctx, r),
+                None => true,
+            })
+        })
+    }
+}
+
+/// Writes buffered entries and fdatasyncs them (with every segment finished before).
+/// When it returns `WAL_OK`, everything logged before the call is durable.
+///
+/// # Safety
+/// `w` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_sync(w: *mut wal_t) -> wal_status {
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe { with_handle(w, Wal::sync) }
+}
+
+/// Finishes background work, syncs, releases the directory lock and frees the handle,
+/// also when it returns an error. `wal_close(NULL)` is a no-op returning `WAL_OK`. No
+/// other call may run on the handle concurrently. Called from inside a callback of the
+/// same handle it returns `WAL_ERR_STATE` and frees nothing.
+///
+/// # Safety
+/// `w` must be NULL or a live handle, not used again after this call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_close(w: *mut wal_t) -> wal_status {
+    if w.is_null() {
+        return WAL_OK;
+    }
+    boundary(|| {
+        // SAFETY: non-NULL and live by the caller's contract.
+        if unsafe { &*w }.wal.in_own_callback() {
+            return Err(Error::state(
+                "wal_close called from inside a callback of the same handle; the handle was \
+                 not closed",
+            ));
+        }
+        // SAFETY: live, allocated by `wal_open` with `Box::into_raw`, and not used again
+        // by the caller's contract; ownership returns to Rust here exactly once.
+        let handle = unsafe { Box::from_raw(w) };
+        handle.wal.close()
+    })
+}
+
+/// The message of the last failed call on this thread (never NULL; "" if none). Valid
+/// until the next call into the library on this thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn wal_last_error() -> *const c_char {
+    LAST_ERROR.with(|m| m.borrow().as_ptr())
+}
+
+/// A static name for a status value ("unknown status" for values outside the enum).
+#[unsafe(no_mangle)]
+pub extern "C" fn wal_status_str(status: wal_status_arg) -> *const c_char {
+    let s: &'static CStr = match status.0 {
+        0 => c"ok",
+        1 => c"invalid argument",
+        2 => c"I/O error",
+        3 => c"corrupt data",
+        4 => c"call not allowed in the current state",
+        5 => c"directory locked by another handle",
+        6 => c"read aborted by a callback",
+        7 => c"internal error (panic caught)",
+        _ => c"unknown status",
+    };
+    s.as_ptr()
+}
+
+/// The library version, e.g. "0.1.0".
+#[unsafe(no_mangle)]
+pub extern "C" fn wal_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let status = boundary(|| panic!("boom"));
+        assert_eq!(status, WAL_ERR_PANIC);
+        // SAFETY: wal_last_error returns a valid NUL-terminated string.
+        let msg = unsafe { CStr::from_ptr(wal_last_error()) }.to_string_lossy().into_owned();
+        assert!(msg.contains("panic: boom"), "{msg}");
+    }
+
+    #[test]
+    fn every_status_has_a_distinct_name() {
+        let names: Vec<_> = (0..=8)
+            // SAFETY: wal_status_str returns static NUL-terminated strings.
+            .map(|s| unsafe { CStr::from_ptr(wal_status_str(wal_status_arg(s))) })
+            .collect();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(names[8], c"unknown status");
+    }
+}

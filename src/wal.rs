@@ -192,8 +192,13 @@ impl Wal {
         self.shared.needs_read.load(Ordering::SeqCst)
     }
 
+    /// Whether the current thread is inside a read or keep callback of this handle.
+    pub(crate) fn in_own_callback(&self) -> bool {
+        reentry::inside(self.shared.id)
+    }
+
     fn check_not_in_callback(&self) -> Result<()> {
-        if reentry::inside(self.shared.id) {
+        if self.in_own_callback() {
             return Err(Error::state(
                 "called from inside a read or keep callback of the same handle, which would \
                  deadlock; return from the callback first",
