@@ -180,7 +180,10 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
     out.extend_from_slice(&first.t.to_be_bytes());
     let mut max_t = i64::MIN;
     for s in samples {
-        put_varint(out, (s.series_ref as i64).wrapping_sub(first.series_ref as i64));
+        put_varint(
+            out,
+            (s.series_ref as i64).wrapping_sub(first.series_ref as i64),
+        );
         put_varint(out, s.t.wrapping_sub(first.t));
         out.extend_from_slice(&s.v.to_bits().to_be_bytes());
         max_t = max_t.max(s.t);
@@ -292,9 +295,21 @@ mod tests {
     #[test]
     fn samples_round_trip_with_wrapping_deltas() {
         let input = [
-            Sample { series_ref: u64::MAX, t: i64::MAX, v: 1.5 },
-            Sample { series_ref: 0, t: i64::MIN, v: -0.0 },
-            Sample { series_ref: 1 << 63, t: -1, v: f64::INFINITY },
+            Sample {
+                series_ref: u64::MAX,
+                t: i64::MAX,
+                v: 1.5,
+            },
+            Sample {
+                series_ref: 0,
+                t: i64::MIN,
+                v: -0.0,
+            },
+            Sample {
+                series_ref: 1 << 63,
+                t: -1,
+                v: f64::INFINITY,
+            },
         ];
         let mut body = Vec::new();
         assert_eq!(encode_samples(&mut body, &input), i64::MAX);
@@ -302,14 +317,24 @@ mod tests {
         assert_eq!(decode_samples(&body, &mut out), Ok(i64::MAX));
         assert_eq!(out.len(), 3);
         for (a, b) in input.iter().zip(&out) {
-            assert_eq!((a.series_ref, a.t, a.v.to_bits()), (b.series_ref, b.t, b.v.to_bits()));
+            assert_eq!(
+                (a.series_ref, a.t, a.v.to_bits()),
+                (b.series_ref, b.t, b.v.to_bits())
+            );
         }
     }
 
     #[test]
     fn trailing_garbage_is_an_error() {
         let mut body = Vec::new();
-        encode_deletes(&mut body, &[Tombstone { series_ref: 1, mint: 2, maxt: 3 }]);
+        encode_deletes(
+            &mut body,
+            &[Tombstone {
+                series_ref: 1,
+                mint: 2,
+                maxt: 3,
+            }],
+        );
         body.push(0x80);
         assert!(decode_deletes(&body, &mut Vec::new()).is_err());
     }

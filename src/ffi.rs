@@ -234,13 +234,19 @@ unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a 
         return Ok(&[]);
     }
     if ptr.is_null() {
-        return Err(Error::invalid(format!("{what} is NULL but its length is {len}")));
+        return Err(Error::invalid(format!(
+            "{what} is NULL but its length is {len}"
+        )));
     }
     if !ptr.is_aligned() {
-        return Err(Error::invalid(format!("{what} is not aligned for its type")));
+        return Err(Error::invalid(format!(
+            "{what} is not aligned for its type"
+        )));
     }
     if len > isize::MAX as usize / size_of::<T>().max(1) {
-        return Err(Error::invalid(format!("{what} length {len} is impossibly large")));
+        return Err(Error::invalid(format!(
+            "{what} length {len} is impossibly large"
+        )));
     }
     // SAFETY: non-NULL, aligned, total size within isize::MAX, and readable for `len`
     // elements by the caller's contract.
@@ -291,7 +297,8 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
 fn options_from(o: &wal_options) -> Options {
     Options {
         segment_size: o.segment_size,
-        flush_interval: (o.flush_interval_ms > 0).then(|| Duration::from_millis(o.flush_interval_ms)),
+        flush_interval: (o.flush_interval_ms > 0)
+            .then(|| Duration::from_millis(o.flush_interval_ms)),
     }
 }
 
@@ -602,7 +609,9 @@ mod tests {
         let status = boundary(|| panic!("boom"));
         assert_eq!(status, WAL_ERR_PANIC);
         // SAFETY: wal_last_error returns a valid NUL-terminated string.
-        let msg = unsafe { CStr::from_ptr(wal_last_error()) }.to_string_lossy().into_owned();
+        let msg = unsafe { CStr::from_ptr(wal_last_error()) }
+            .to_string_lossy()
+            .into_owned();
         assert!(msg.contains("panic: boom"), "{msg}");
     }
 

@@ -14,7 +14,10 @@ pub struct Label<'a> {
 
 impl<'a> Label<'a> {
     /// A label from anything that views as bytes (`&str`, `&[u8]`, ...).
-    pub fn new(name: &'a (impl AsRef<[u8]> + ?Sized), value: &'a (impl AsRef<[u8]> + ?Sized)) -> Self {
+    pub fn new(
+        name: &'a (impl AsRef<[u8]> + ?Sized),
+        value: &'a (impl AsRef<[u8]> + ?Sized),
+    ) -> Self {
         Label {
             name: name.as_ref(),
             value: value.as_ref(),

@@ -128,7 +128,11 @@ fn write_kept_series(
         let Entry::Series(series) = e else {
             return ControlFlow::Continue(());
         };
-        let kept: Vec<Series<'_>> = series.iter().filter(|s| keep(s.series_ref)).copied().collect();
+        let kept: Vec<Series<'_>> = series
+            .iter()
+            .filter(|s| keep(s.series_ref))
+            .copied()
+            .collect();
         if kept.is_empty() {
             return ControlFlow::Continue(());
         }
@@ -161,7 +165,10 @@ fn write_kept_series(
         return Err(Error::Corruption {
             segment: candidates[d.index].path.clone(),
             offset: d.offset,
-            reason: format!("{} (found while truncating; read the WAL to repair it)", d.reason),
+            reason: format!(
+                "{} (found while truncating; read the WAL to repair it)",
+                d.reason
+            ),
         });
     }
     file.write_all_at(&out, offset)

@@ -77,7 +77,9 @@ impl Shared {
             w.active_file()
         };
         if let Some((file, path)) = file {
-            file.sync_data().ctx("fdatasync segment", &path).inspect_err(|e| self.fail(e))?;
+            file.sync_data()
+                .ctx("fdatasync segment", &path)
+                .inspect_err(|e| self.fail(e))?;
         }
         Ok(())
     }

@@ -180,7 +180,9 @@ impl SegmentWriter {
     /// The last segment of an earlier run may still carry its preallocated tail (after a
     /// crash); once a new segment follows it, that space is given back.
     fn trim_previous_head(&mut self, queue: &Queue) {
-        let Some(head) = self.segments.last() else { return };
+        let Some(head) = self.segments.last() else {
+            return;
+        };
         let Some(end) = head.log_end else { return };
         let Ok(file) = OpenOptions::new().write(true).open(&head.path) else {
             return;
@@ -196,7 +198,9 @@ impl SegmentWriter {
 
     /// The active segment's file, for fsync outside the lock.
     pub(crate) fn active_file(&self) -> Option<(Arc<File>, PathBuf)> {
-        self.active.as_ref().map(|a| (a.file.clone(), a.path.clone()))
+        self.active
+            .as_ref()
+            .map(|a| (a.file.clone(), a.path.clone()))
     }
 
     /// How much of the head segment a reader may read (all of it if it is not active).

@@ -16,7 +16,12 @@ const USAGE: &str = "usage: tswal demo [DIR] | tswal dump DIR | tswal version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] | ["demo"] => demo(None),
         ["demo", dir] => demo(Some(PathBuf::from(dir))),
         ["dump", dir] => dump(Path::new(dir)),
