@@ -187,7 +187,7 @@ impl SegmentWriter {
         let Ok(file) = OpenOptions::new().write(true).open(&head.path) else {
             return;
         };
-        if file.metadata().map_or(false, |m| m.len() > end) {
+        if file.metadata().is_ok_and(|m| m.len() > end) {
             queue.submit(FinishJob {
                 file: Arc::new(file),
                 path: head.path.clone(),

@@ -63,13 +63,16 @@ pub fn dump(wal: &Wal) -> tswal::Result<String> {
     Ok(out)
 }
 
+/// An owned label set: (name, value) byte strings in logged order.
+pub type OwnedLabels = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// An owned entry of a workload.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     Open(u64),
     Close,
     Truncate { mint: i64, keepmod: u64 },
-    Series(Vec<(u64, Vec<(Vec<u8>, Vec<u8>)>)>),
+    Series(Vec<(u64, OwnedLabels)>),
     Samples(Vec<Sample>),
     Deletes(Vec<Tombstone>),
 }
@@ -100,7 +103,7 @@ fn parse_quoted(s: &[u8]) -> (Vec<u8>, &[u8]) {
     }
 }
 
-fn parse_series_line(line: &[u8]) -> (u64, Vec<(Vec<u8>, Vec<u8>)>) {
+fn parse_series_line(line: &[u8]) -> (u64, OwnedLabels) {
     let sp = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     let r: u64 = std::str::from_utf8(&line[..sp]).unwrap().parse().unwrap();
     let mut rest = &line[sp..];
