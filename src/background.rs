@@ -70,11 +70,21 @@ impl Queue {
 
     /// Waits until the first `target` jobs are done; returns a job error not yet reported.
     pub(crate) fn wait_for(&self, target: u64) -> Result<()> {
+        let mut s = self.wait_done(target);
+        s.error.take().map_or(Ok(()), Err)
+    }
+
+    /// Waits until the first `target` jobs are done, leaving any error for `wait_for`.
+    pub(crate) fn wait_quietly(&self, target: u64) {
+        drop(self.wait_done(target));
+    }
+
+    fn wait_done(&self, target: u64) -> parking_lot::MutexGuard<'_, State> {
         let mut s = self.state.lock();
         while s.done < target {
             self.cv.wait(&mut s);
         }
-        s.error.take().map_or(Ok(()), Err)
+        s
     }
 
     /// Runs queued jobs on the calling thread (used when no worker runs any more).

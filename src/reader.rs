@@ -108,6 +108,12 @@ impl<'p> SegmentReader<'p> {
         }
         let head_len = HEADER_LEN.min(left as usize);
         if !self.fill(head_len)? {
+            if self.hi == self.lo {
+                // Trimmed to this entry boundary since it was opened (a finished segment
+                // losing its preallocated tail): a clean end.
+                self.end = offset;
+                return Ok(Step::End { offset });
+            }
             return Ok(self.shrunk(offset));
         }
         let entry_type = match entry::classify(self.buf[self.lo]) {
@@ -163,4 +169,73 @@ impl<'p> SegmentReader<'p> {
 
 fn corrupt(offset: u64, reason: String) -> Step<'static> {
     Step::Corrupt { offset, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::{EntryType, frame};
+
+    fn segment_with_entries(
+        n: usize,
+        prealloc: u64,
+    ) -> (tempfile::TempDir, std::path::PathBuf, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000001");
+        let mut bytes = segment::header_bytes().to_vec();
+        let mut f = Vec::new();
+        for i in 0..n {
+            frame(&mut f, EntryType::Samples, |b| {
+                b.extend_from_slice(&[i as u8; 16])
+            })
+            .unwrap();
+            bytes.extend_from_slice(&f);
+        }
+        let end = bytes.len() as u64;
+        bytes.resize(prealloc as usize, 0);
+        std::fs::write(&path, &bytes).unwrap();
+        (dir, path, end)
+    }
+
+    fn count_until_end(r: &mut SegmentReader<'_>) -> (usize, Option<String>, u64) {
+        let mut n = 0;
+        loop {
+            match r.next().unwrap() {
+                Step::Entry { .. } => n += 1,
+                Step::End { offset } => return (n, None, offset),
+                Step::Corrupt { offset, reason } => return (n, Some(reason), offset),
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_trimmed_to_its_last_entry_while_open_ends_cleanly() {
+        // The background worker trims a finished segment's preallocated tail; a reader
+        // that stat'ed the file before must see a clean end there, not damage.
+        let (_dir, path, end) = segment_with_entries(5, 4096);
+        let mut r = SegmentReader::open(&path, None).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(end)
+            .unwrap();
+        assert_eq!(count_until_end(&mut r), (5, None, end));
+    }
+
+    #[test]
+    fn a_file_cut_inside_an_entry_while_open_is_damage() {
+        let (_dir, path, end) = segment_with_entries(5, 4096);
+        let mut r = SegmentReader::open(&path, None).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(end - 3)
+            .unwrap();
+        let (n, reason, offset) = count_until_end(&mut r);
+        assert_eq!(n, 4);
+        assert!(reason.is_some());
+        assert_eq!(offset, end - 26);
+    }
 }

@@ -238,6 +238,10 @@ impl Wal {
         let _maintenance = self.shared.maintenance.lock();
         let mut w = self.shared.writer.lock();
         w.flush(&self.shared.queue)?;
+        // Segments cut before must not be trimmed while they are read.
+        self.shared
+            .queue
+            .wait_quietly(self.shared.queue.submitted());
         let limit = w.read_limit();
         let mut summary = ReadSummary::default();
         let damage = {
