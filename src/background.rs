@@ -106,10 +106,10 @@ impl Queue {
             if s.stop {
                 return Work::Stop;
             }
-            match interval {
+            // An interval too long to represent means "never".
+            match interval.and_then(|iv| last_tick.checked_add(iv)) {
                 None => self.cv.wait(&mut s),
-                Some(iv) => {
-                    let deadline = last_tick + iv;
+                Some(deadline) => {
                     if Instant::now() >= deadline
                         || self.cv.wait_until(&mut s, deadline).timed_out()
                     {

@@ -545,3 +545,15 @@ fn reading_while_cut_segments_are_being_finished_sees_no_damage() {
     }
     wal.close().unwrap();
 }
+
+#[test]
+fn an_absurdly_long_flush_interval_is_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Options {
+        flush_interval: Some(std::time::Duration::MAX),
+        ..Options::default()
+    };
+    let wal = Wal::open(tmp.path(), o).unwrap();
+    wal.log_samples(&samples(1, 1, 1)).unwrap();
+    wal.close().unwrap();
+}
