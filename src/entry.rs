@@ -53,16 +53,29 @@ pub(crate) fn frame<R>(
     entry_type: EntryType,
     encode: impl FnOnce(&mut Vec<u8>) -> R,
 ) -> Result<R> {
+    frame_limited(out, entry_type, u32::MAX, encode)
+}
+
+fn frame_limited<R>(
+    out: &mut Vec<u8>,
+    entry_type: EntryType,
+    max_body: u32,
+    encode: impl FnOnce(&mut Vec<u8>) -> R,
+) -> Result<R> {
     out.clear();
     out.extend_from_slice(&[entry_type as u8, FLAG_SIMPLE, 0, 0, 0, 0]);
     let r = encode(out);
-    let len = u32::try_from(out.len() - HEADER_LEN).map_err(|_| {
-        Error::invalid(format!(
-            "entry body of {} bytes exceeds the format's limit of {} bytes; log a smaller batch",
-            out.len() - HEADER_LEN,
-            u32::MAX
-        ))
-    })?;
+    let body = out.len() - HEADER_LEN;
+    let len = match u32::try_from(body) {
+        Ok(len) if len <= max_body => len,
+        _ => {
+            out.clear();
+            return Err(Error::invalid(format!(
+                "entry body of {body} bytes exceeds the format's limit of {max_body} bytes \
+                 (u32 length field); log a smaller batch"
+            )));
+        }
+    };
     out[2..HEADER_LEN].copy_from_slice(&len.to_be_bytes());
     let crc = crc32c::crc32c(out);
     out.extend_from_slice(&crc.to_be_bytes());
@@ -75,5 +88,28 @@ pub(crate) fn crc_matches(entry: &[u8]) -> bool {
     match entry.len().checked_sub(CRC_LEN) {
         Some(n) => crc32c::crc32c(&entry[..n]).to_be_bytes() == entry[n..],
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_over_the_length_limit_is_refused() {
+        let mut out = Vec::new();
+        frame_limited(&mut out, EntryType::Samples, 100, |b| {
+            b.resize(b.len() + 100, 7)
+        })
+        .unwrap();
+        assert_eq!(out.len(), HEADER_LEN + 100 + CRC_LEN);
+        assert!(crc_matches(&out));
+        let e = frame_limited(&mut out, EntryType::Samples, 100, |b| {
+            b.resize(b.len() + 101, 7)
+        });
+        match e {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("101 bytes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 }
