@@ -1,8 +1,9 @@
 //! The background worker's job queue: finishing cut segments off the write path.
 //!
-//! Writers submit a job when they cut a segment and go on at once. `sync`, truncation and
-//! close wait for the jobs submitted before them, so a finished segment is durable before
-//! any of those returns. The first error a job hits is handed to the next waiter.
+//! Writers submit a job when they cut a segment and go on at once. `sync`, reads,
+//! truncation and close first run what is still queued themselves and wait for a job in
+//! progress, so a finished segment is trimmed and durable before any of those goes on.
+//! The first error a job hits is kept for the next `take_error`.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -63,36 +64,26 @@ impl Queue {
         self.cv.notify_all();
     }
 
-    /// Jobs submitted so far; pass to `wait_for`.
+    /// Jobs submitted so far; pass to `wait_quietly`.
     pub(crate) fn submitted(&self) -> u64 {
         self.state.lock().submitted
     }
 
-    /// Waits until the first `target` jobs are done; returns a job error not yet reported.
-    pub(crate) fn wait_for(&self, target: u64) -> Result<()> {
-        let mut s = self.wait_done(target);
-        s.error.take().map_or(Ok(()), Err)
+    /// Takes the next queued job, for a caller that runs it instead of the worker.
+    pub(crate) fn pop(&self) -> Option<FinishJob> {
+        self.state.lock().jobs.pop_front()
     }
 
-    /// Waits until the first `target` jobs are done, leaving any error for `wait_for`.
+    /// Waits until the first `target` jobs are done, leaving any error for later.
     pub(crate) fn wait_quietly(&self, target: u64) {
-        drop(self.wait_done(target));
-    }
-
-    fn wait_done(&self, target: u64) -> parking_lot::MutexGuard<'_, State> {
         let mut s = self.state.lock();
         while s.done < target {
             self.cv.wait(&mut s);
         }
-        s
     }
 
-    /// Runs queued jobs on the calling thread (used when no worker runs any more).
-    pub(crate) fn drain_here(&self) -> Result<()> {
-        while let Some(job) = self.state.lock().jobs.pop_front() {
-            let r = job.run();
-            self.complete(r);
-        }
+    /// The first job error not yet reported.
+    pub(crate) fn take_error(&self) -> Result<()> {
         self.state.lock().error.take().map_or(Ok(()), Err)
     }
 
@@ -120,16 +111,14 @@ impl Queue {
         }
     }
 
-    /// Records the outcome of a job taken with `next_work`.
-    pub(crate) fn complete(&self, result: Result<()>) -> bool {
+    /// Records the outcome of a job taken with `next_work` or `pop`.
+    pub(crate) fn complete(&self, result: Result<()>) {
         let mut s = self.state.lock();
         s.done += 1;
-        let failed = result.is_err();
         if let Err(e) = result {
             s.error.get_or_insert(e);
         }
         self.cv.notify_all();
-        failed
     }
 
     /// Records an error found by the worker outside a job (a flush tick).

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::background::{Queue, Work};
+use crate::background::{FinishJob, Queue, Work};
 use crate::codec;
 use crate::entry::{self, EntryType};
 use crate::error::{Error, IoContext, Result};
@@ -84,17 +84,31 @@ impl Shared {
         Ok(())
     }
 
+    fn run_job(&self, job: FinishJob) {
+        let r = job.run();
+        if let Err(e) = &r {
+            self.fail(e);
+        }
+        self.queue.complete(r);
+    }
+
+    /// Finishes every segment cut so far: runs queued jobs on this thread and waits for
+    /// one the worker may be running. Safe with the writer lock held, because the
+    /// worker may itself be waiting for that lock (in a flush tick) and so cannot be
+    /// relied on to run the queue.
+    fn finish_cut_segments(&self) {
+        let target = self.queue.submitted();
+        while let Some(job) = self.queue.pop() {
+            self.run_job(job);
+        }
+        self.queue.wait_quietly(target);
+    }
+
     fn worker(self: Arc<Self>) {
         let mut last_tick = Instant::now();
         loop {
             match self.queue.next_work(self.options.flush_interval, last_tick) {
-                Work::Job(job) => {
-                    let r = job.run();
-                    if let Err(e) = &r {
-                        self.fail(e);
-                    }
-                    self.queue.complete(r);
-                }
+                Work::Job(job) => self.run_job(job),
                 Work::Tick => {
                     last_tick = Instant::now();
                     if !self.failed.load(Ordering::SeqCst) {
@@ -239,9 +253,7 @@ impl Wal {
         let mut w = self.shared.writer.lock();
         w.flush(&self.shared.queue)?;
         // Segments cut before must not be trimmed while they are read.
-        self.shared
-            .queue
-            .wait_quietly(self.shared.queue.submitted());
+        self.shared.finish_cut_segments();
         let limit = w.read_limit();
         let mut summary = ReadSummary::default();
         let damage = {
@@ -318,17 +330,18 @@ impl Wal {
     pub fn truncate(&self, mint: i64, mut keep: impl FnMut(u64) -> bool) -> Result<()> {
         self.check_writable()?;
         let _maintenance = self.shared.maintenance.lock();
-        let (mut candidates, jobs) = {
+        let mut candidates = {
             let w = self.shared.writer.lock();
             let older = &w.segments[..w.segments.len().saturating_sub(1)];
             let n = older.iter().take_while(|s| s.max_time < mint).count();
-            (older[..n].to_vec(), self.shared.queue.submitted())
+            older[..n].to_vec()
         };
         if candidates.is_empty() {
             return Ok(());
         }
         // Candidates cut recently may still be being finished.
-        self.shared.queue.wait_for(jobs)?;
+        self.shared.finish_cut_segments();
+        self.shared.queue.take_error()?;
         let merged = {
             let _scope = CallbackScope::enter(self.shared.id);
             truncate::rewrite(
@@ -350,12 +363,13 @@ impl Wal {
         if self.shared.failed.load(Ordering::SeqCst) {
             return Err(self.shared.failure());
         }
-        let (file, jobs) = {
+        let file = {
             let mut w = self.shared.writer.lock();
             w.flush(&self.shared.queue)?;
-            (w.active_file(), self.shared.queue.submitted())
+            w.active_file()
         };
-        self.shared.queue.wait_for(jobs)?;
+        self.shared.finish_cut_segments();
+        self.shared.queue.take_error()?;
         if let Some((file, path)) = file {
             file.sync_data()
                 .ctx("fdatasync segment", &path)
@@ -379,12 +393,11 @@ impl Wal {
         if worker.join().is_err() {
             first = Some(Error::state("the background worker panicked"));
         }
-        let results = [
-            queue.drain_here(),
-            self.shared.writer.lock().close(queue),
-            queue.drain_here(),
-        ];
-        for r in results {
+        // The worker has exited: whatever is still queued is run here.
+        self.shared.finish_cut_segments();
+        let closed = self.shared.writer.lock().close(queue);
+        self.shared.finish_cut_segments();
+        for r in [closed, queue.take_error()] {
             if let Err(e) = r {
                 first.get_or_insert(e);
             }
