@@ -1,0 +1,344 @@
+//! Builds the C test programs in `c_tests/` against the library and runs them, one
+//! `#[test]` per program.
+//!
+//! Every program is linked statically against `libtswal.a`; the round-trip program is
+//! also linked against `libtswal.so`, both as built for this test run (see `lib_dir`).
+//! Each run gets a fresh temporary directory as its first argument; a program exits 0 on
+//! success and otherwise prints what failed (file:line, the call, its status, and
+//! `wal_last_error()`).
+//!
+//! `TSWAL_C_TEST_TIMEOUT` (seconds, default 300) limits each run, so that a hang fails.
+//! `TSWAL_C_TEST_WRAPPER`, if set, is split at whitespace and put in front of every
+//! program, e.g. to run the suite under valgrind memcheck:
+//!
+//! ```text
+//! TSWAL_C_TEST_WRAPPER="valgrind --error-exitcode=99 --leak-check=full \
+//!     --errors-for-leak-kinds=definite,indirect" cargo test --test c_api
+//! ```
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Corrupt cases that must be among those found: the fixtures program runs on every case
+/// in the directory, and this keeps a renamed or emptied directory from passing silently.
+const REQUIRED_CORRUPT_CASES: [&str; 7] = [
+    "corrupt-checksum",
+    "corrupt-flip_middle",
+    "corrupt-bad_header",
+    "corrupt-huge_length",
+    "corrupt-truncate_body",
+    "corrupt-symbols_type",
+    "corrupt-stray_files",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Link {
+    Static,
+    Shared,
+}
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where Cargo put the libraries this test was built against.
+///
+/// This test runs as `target/<profile>/deps/c_api-<hash>`. Building the library for the
+/// tests puts its staticlib and cdylib (`libtswal.a`, `libtswal.so`) in that same `deps`
+/// directory; only `cargo build` copies them up to `target/<profile>`, so the copies
+/// there may be stale or missing (a clean `cargo test`). Hence `deps`.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    let dir = exe
+        .parent()
+        .expect("the test binary lives in target/<profile>/deps")
+        .to_path_buf();
+    for lib in ["libtswal.a", "libtswal.so"] {
+        assert!(
+            dir.join(lib).is_file(),
+            "{lib} not found in {} (is crate-type staticlib/cdylib still set?)",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// The tests run on the machine they were built for; Cargo does not tell tests the
+/// target triple, so it is rebuilt from the architecture (Linux/glibc only).
+fn target_triple() -> String {
+    format!("{}-unknown-linux-gnu", std::env::consts::ARCH)
+}
+
+/// Compiles and links `c_tests/<program>.c` into `target/<profile>/c_tests/`.
+fn compile(program: &str, link: Link) -> PathBuf {
+    let lib = lib_dir();
+    let out_dir = lib
+        .parent()
+        .expect("deps has a parent: target/<profile>")
+        .join("c_tests");
+    fs::create_dir_all(&out_dir).expect("create the output directory of the C tests");
+    let suffix = match link {
+        Link::Static => "static",
+        Link::Shared => "shared",
+    };
+    let exe = out_dir.join(format!("{program}-{suffix}"));
+    let triple = target_triple();
+    let mut cmd = cc::Build::new()
+        .target(&triple)
+        .host(&triple)
+        .opt_level(0)
+        .debug(true)
+        .cargo_metadata(false)
+        .warnings(true)
+        .extra_warnings(true)
+        .get_compiler()
+        .to_command();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread"])
+        .arg("-I")
+        .arg(manifest_dir().join("include"))
+        .arg(manifest_dir().join("c_tests").join(format!("{program}.c")))
+        .arg("-o")
+        .arg(&exe);
+    match link {
+        Link::Static => {
+            cmd.arg(lib.join("libtswal.a"))
+                .args(["-lpthread", "-ldl", "-lm"]);
+        }
+        Link::Shared => {
+            cmd.arg(format!("-L{}", lib.display()))
+                .arg("-ltswal")
+                .arg(format!("-Wl,-rpath,{}", lib.display()));
+        }
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler ({}): {e}", describe(&cmd)));
+    assert!(
+        out.status.success(),
+        "compiling {program}.c failed ({})\ncommand: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        describe(&cmd),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if link == Link::Shared {
+        // -ltswal would silently pick libtswal.a if the .so were missing; make sure the
+        // program really loads the shared library (its name is in DT_NEEDED).
+        let bytes = fs::read(&exe).expect("read the linked program");
+        assert!(
+            bytes.windows(11).any(|w| w == b"libtswal.so"),
+            "{} does not reference libtswal.so",
+            exe.display()
+        );
+    }
+    exe
+}
+
+/// A command as a shell would show it, without the environment.
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The command that runs `exe`, through `TSWAL_C_TEST_WRAPPER` if it is set.
+fn command_for(exe: &Path) -> Command {
+    let wrapper = std::env::var("TSWAL_C_TEST_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    match words.next() {
+        Some(first) => {
+            let mut cmd = Command::new(first);
+            cmd.args(words).arg(exe);
+            cmd
+        }
+        None => Command::new(exe),
+    }
+}
+
+/// How long one run of a program may take: `TSWAL_C_TEST_TIMEOUT` seconds, by default
+/// 300 (a run takes at most about 15 s under valgrind). A hang then fails the test
+/// instead of blocking the suite.
+fn timeout() -> Duration {
+    let secs = std::env::var("TSWAL_C_TEST_TIMEOUT")
+        .ok()
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .expect("TSWAL_C_TEST_TIMEOUT is a number of seconds")
+        })
+        .unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+/// Reads a child's pipe to the end on another thread (so a full pipe never blocks it).
+fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// Runs `exe` with `args`; returns a report of the failure, if any.
+fn run(exe: &Path, args: &[OsString]) -> Result<(), String> {
+    let mut cmd = command_for(exe);
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let shown = describe(&cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {shown}: {e}"))?;
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let limit = timeout();
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() < limit => thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Err(e) => return Err(format!("waiting for {shown}: {e}")),
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    // Captured by the test harness; shown with --nocapture or on failure.
+    println!("$ {shown}\n{stdout}{stderr}");
+    let outcome = match status {
+        Some(status) if status.success() => return Ok(()),
+        Some(status) => status.to_string(),
+        None => format!("killed after {limit:?} without finishing (a hang?)"),
+    };
+    Err(format!(
+        "{shown} failed: {outcome}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    ))
+}
+
+/// Compiles `program` and runs it once with a fresh temporary directory as argv[1].
+fn run_in_temp_dir(program: &str, link: Link) {
+    let exe = compile(program, link);
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("tswal-c-{program}-"))
+        .tempdir()
+        .expect("create a temporary directory");
+    if let Err(report) = run(&exe, &[tmp.path().into()]) {
+        let kept = tmp.keep();
+        panic!(
+            "{report}\n(the program's directory is kept: {})",
+            kept.display()
+        );
+    }
+}
+
+/// Copies the fixture's `wal/` into `dest`, with writable files (reading a corrupt case
+/// repairs the directory; the fixtures themselves are never touched).
+fn copy_wal(case: &Path, dest: &Path) {
+    fs::create_dir_all(dest).expect("create the WAL copy");
+    for entry in fs::read_dir(case.join("wal")).expect("list the fixture's wal/") {
+        let entry = entry.expect("list the fixture's wal/");
+        assert!(
+            entry.file_type().expect("stat").is_file(),
+            "unexpected non-file {}",
+            entry.path().display()
+        );
+        let to = dest.join(entry.file_name());
+        fs::copy(entry.path(), &to).expect("copy a fixture file");
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o644)).expect("chmod the copy");
+    }
+}
+
+#[test]
+fn roundtrip() {
+    run_in_temp_dir("roundtrip", Link::Static);
+}
+
+#[test]
+fn roundtrip_shared_library() {
+    run_in_temp_dir("roundtrip", Link::Shared);
+}
+
+#[test]
+fn durability() {
+    run_in_temp_dir("durability", Link::Static);
+}
+
+#[test]
+fn truncate() {
+    run_in_temp_dir("truncate", Link::Static);
+}
+
+#[test]
+fn errors() {
+    run_in_temp_dir("errors", Link::Static);
+}
+
+#[test]
+fn threads() {
+    run_in_temp_dir("threads", Link::Static);
+}
+
+/// Runs the fixtures program once per case of `tests/fixtures/prometheus-v1/`, each on
+/// its own copy of the case's WAL: argv = copy, expected.dump, expected.files (or "-"
+/// for the cases without one).
+#[test]
+fn fixtures() {
+    let exe = compile("fixtures", Link::Static);
+    let root = manifest_dir().join("tests/fixtures/prometheus-v1");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&root)
+        .expect("list the fixtures")
+        .map(|e| e.expect("list the fixtures").path())
+        .filter(|p| p.join("wal").is_dir() && p.join("expected.dump").is_file())
+        .collect();
+    cases.sort();
+    for required in REQUIRED_CORRUPT_CASES {
+        assert!(
+            cases.iter().any(|c| c.ends_with(required)),
+            "fixture case {required} is missing"
+        );
+    }
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_string_lossy().into_owned();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!("tswal-c-fixtures-{name}-"))
+            .tempdir()
+            .expect("create a temporary directory");
+        let wal = tmp.path().join("wal");
+        copy_wal(case, &wal);
+        let files = case.join("expected.files");
+        let files_arg: OsString = if files.is_file() {
+            files.into()
+        } else {
+            assert!(
+                !name.starts_with("corrupt-"),
+                "{name} has no expected.files"
+            );
+            "-".into()
+        };
+        let args = [wal.into(), case.join("expected.dump").into(), files_arg];
+        if let Err(report) = run(&exe, &args) {
+            let kept = tmp.keep();
+            failures.push(format!("[{name}] {report}\n(kept: {})", kept.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixture cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
