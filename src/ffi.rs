@@ -161,7 +161,12 @@ thread_local! {
 
 fn set_last_error(msg: String) {
     let msg = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|m| *m.borrow_mut() = msg);
+    // Fails only while the thread is exiting; the message is then lost, nothing else.
+    let _ = LAST_ERROR.try_with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            *m = msg;
+        }
+    });
 }
 
 fn status_of(e: &Error) -> wal_status {
@@ -574,7 +579,13 @@ pub unsafe extern "C" fn wal_close(w: *mut wal_t) -> wal_status {
 /// until the next call into the library on this thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn wal_last_error() -> *const c_char {
-    LAST_ERROR.with(|m| m.borrow().as_ptr())
+    // The pointer stays valid after the borrow ends: the CString is only replaced by the
+    // next failing call on this thread. During thread exit there is no message.
+    LAST_ERROR
+        .try_with(|m| m.try_borrow().map(|m| m.as_ptr()).ok())
+        .ok()
+        .flatten()
+        .unwrap_or(c"".as_ptr())
 }
 
 /// A static name for a status value ("unknown status" for values outside the enum).
@@ -613,6 +624,26 @@ mod tests {
             .to_string_lossy()
             .into_owned();
         assert!(msg.contains("panic: boom"), "{msg}");
+    }
+
+    #[test]
+    fn a_panic_in_a_call_on_a_handle_leaves_it_unusable_but_closable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wal = Wal::open(tmp.path(), Options::default()).unwrap();
+        let h = Box::into_raw(Box::new(wal_t {
+            wal,
+            broken: AtomicBool::new(false),
+        }));
+        // SAFETY: `h` is a live handle until wal_close below.
+        unsafe {
+            assert_eq!(with_handle(h, |_| panic!("bug")), WAL_ERR_PANIC);
+            assert_eq!(wal_sync(h), WAL_ERR_STATE);
+            let msg = CStr::from_ptr(wal_last_error())
+                .to_string_lossy()
+                .into_owned();
+            assert!(msg.contains("unusable"), "{msg}");
+            assert_eq!(wal_close(h), WAL_OK);
+        }
     }
 
     #[test]
