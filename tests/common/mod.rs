@@ -198,24 +198,37 @@ pub fn parse_ops(text: &[u8]) -> Vec<Op> {
     ops
 }
 
+/// Borrows owned series as API series (labels sorted by name if `sorted`) for `f`.
+fn with_series<R>(
+    series: &[(u64, OwnedLabels)],
+    sorted: bool,
+    f: impl FnOnce(&[Series<'_>]) -> R,
+) -> R {
+    let labels: Vec<Vec<Label<'_>>> = series
+        .iter()
+        .map(|(_, ls)| {
+            let mut v: Vec<Label<'_>> = ls.iter().map(|(n, v)| Label::new(n, v)).collect();
+            if sorted {
+                v.sort_by(|a, b| a.name.cmp(b.name));
+            }
+            v
+        })
+        .collect();
+    let s: Vec<Series<'_>> = series
+        .iter()
+        .zip(&labels)
+        .map(|((r, _), ls)| Series {
+            series_ref: *r,
+            labels: ls,
+        })
+        .collect();
+    f(&s)
+}
+
 /// Logs one data op.
 pub fn log_op(wal: &Wal, op: &Op) -> tswal::Result<()> {
     match op {
-        Op::Series(series) => {
-            let labels: Vec<Vec<Label<'_>>> = series
-                .iter()
-                .map(|(_, ls)| ls.iter().map(|(n, v)| Label::new(n, v)).collect())
-                .collect();
-            let s: Vec<Series<'_>> = series
-                .iter()
-                .zip(&labels)
-                .map(|((r, _), ls)| Series {
-                    series_ref: *r,
-                    labels: ls,
-                })
-                .collect();
-            wal.log_series(&s)
-        }
+        Op::Series(series) => with_series(series, false, |s| wal.log_series(s)),
         Op::Samples(s) => wal.log_samples(s),
         Op::Deletes(d) => wal.log_deletes(d),
         other => panic!("not a data op: {other:?}"),
@@ -263,24 +276,9 @@ pub fn dump_ops(ops: &[Op]) -> String {
     let mut out = String::new();
     for op in ops {
         match op {
-            Op::Series(series) => {
-                let mut labels: Vec<Vec<Label<'_>>> = series
-                    .iter()
-                    .map(|(_, ls)| ls.iter().map(|(n, v)| Label::new(n, v)).collect())
-                    .collect();
-                for ls in &mut labels {
-                    ls.sort_by(|a, b| a.name.cmp(b.name));
-                }
-                let s: Vec<Series<'_>> = series
-                    .iter()
-                    .zip(&labels)
-                    .map(|((r, _), ls)| Series {
-                        series_ref: *r,
-                        labels: ls,
-                    })
-                    .collect();
-                tswal::dump::write_entry(&mut out, Entry::Series(&s));
-            }
+            Op::Series(series) => with_series(series, true, |s| {
+                tswal::dump::write_entry(&mut out, Entry::Series(s))
+            }),
             Op::Samples(s) => tswal::dump::write_entry(&mut out, Entry::Samples(s)),
             Op::Deletes(d) => tswal::dump::write_entry(&mut out, Entry::Deletes(d)),
             _ => {}
