@@ -35,7 +35,7 @@ pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut x: u64) {
 
 #[inline]
 pub(crate) fn put_varint(out: &mut Vec<u8>, x: i64) {
-    put_uvarint(out, ((x << 1) ^ (x >> 63)) as u64);
+    put_uvarint(out, zigzag(x));
 }
 
 // ---- primitive decoders -------------------------------------------------------------
@@ -56,7 +56,7 @@ impl<'a> Cursor<'a> {
         self.buf.len() - self.pos
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn be64(&mut self) -> Option<u64> {
         let bytes = self.buf.get(self.pos..self.pos + 8)?;
         self.pos += 8;
@@ -64,8 +64,27 @@ impl<'a> Cursor<'a> {
     }
 
     /// Go's `binary.Uvarint`: at most 10 bytes, and the 10th may only be 0 or 1.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn uvarint(&mut self) -> Option<u64> {
+        // One- and two-byte values (most deltas) are read from one 8-byte load.
+        if let Some(w) = self.buf.get(self.pos..self.pos + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            let w = u64::from_le_bytes(word);
+            if w & 0x80 == 0 {
+                self.pos += 1;
+                return Some(w & 0x7f);
+            }
+            if w & 0x8000 == 0 {
+                self.pos += 2;
+                return Some((w & 0x7f) | ((w >> 1) & 0x3f80));
+            }
+        }
+        self.uvarint_slow()
+    }
+
+    #[inline(never)]
+    fn uvarint_slow(&mut self) -> Option<u64> {
         let mut x = 0u64;
         let mut shift = 0u32;
         for i in 0..10 {
@@ -83,10 +102,9 @@ impl<'a> Cursor<'a> {
         None
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn varint(&mut self) -> Option<i64> {
-        let ux = self.uvarint()?;
-        Some(((ux >> 1) as i64) ^ -((ux & 1) as i64))
+        self.uvarint().map(unzigzag)
     }
 
     #[inline]
@@ -170,25 +188,89 @@ pub(crate) fn decode_series<'a>(
 
 // ---- samples ------------------------------------------------------------------------
 
-/// Appends the samples body; returns the highest timestamp. `samples` must not be empty.
+/// Most bytes one encoded sample can take: two 10-byte varints and the value.
+const MAX_SAMPLE_LEN: usize = 28;
+
+#[inline(always)]
+fn write_uvarint(dst: &mut [u8], mut x: u64) -> usize {
+    let mut i = 0;
+    while x >= 0x80 {
+        dst[i] = x as u8 | 0x80;
+        x >>= 7;
+        i += 1;
+    }
+    dst[i] = x as u8;
+    i + 1
+}
+
+#[inline(always)]
+fn zigzag(x: i64) -> u64 {
+    ((x << 1) ^ (x >> 63)) as u64
+}
+
+/// Appends the samples body; returns the highest timestamp (`i64::MIN` if empty).
 pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
     let Some(first) = samples.first() else {
         return i64::MIN;
     };
-    out.reserve(16 + samples.len() * 14);
-    out.extend_from_slice(&first.series_ref.to_be_bytes());
-    out.extend_from_slice(&first.t.to_be_bytes());
+    // Encode into room for the worst case, then cut to what was used: no per-byte
+    // capacity checks.
+    let start = out.len();
+    out.resize(start + 16 + samples.len() * MAX_SAMPLE_LEN, 0);
+    let buf = &mut out[start..];
+    buf[..8].copy_from_slice(&first.series_ref.to_be_bytes());
+    buf[8..16].copy_from_slice(&first.t.to_be_bytes());
+    let mut pos = 16;
     let mut max_t = i64::MIN;
     for s in samples {
-        put_varint(
-            out,
-            (s.series_ref as i64).wrapping_sub(first.series_ref as i64),
+        let dst = &mut buf[pos..pos + MAX_SAMPLE_LEN];
+        let mut n = write_uvarint(
+            dst,
+            zigzag((s.series_ref as i64).wrapping_sub(first.series_ref as i64)),
         );
-        put_varint(out, s.t.wrapping_sub(first.t));
-        out.extend_from_slice(&s.v.to_bits().to_be_bytes());
+        n += write_uvarint(&mut dst[n..], zigzag(s.t.wrapping_sub(first.t)));
+        dst[n..n + 8].copy_from_slice(&s.v.to_bits().to_be_bytes());
+        pos += n + 8;
         max_t = max_t.max(s.t);
     }
+    out.truncate(start + pos);
     max_t
+}
+
+/// Reads a one- or two-byte uvarint at the start of `w` (little-endian bytes).
+#[inline(always)]
+fn short_uvarint(w: u64) -> Option<(u64, usize)> {
+    if w & 0x80 == 0 {
+        Some((w & 0x7f, 1))
+    } else if w & 0x8000 == 0 {
+        Some(((w & 0x7f) | ((w >> 1) & 0x3f80), 2))
+    } else {
+        None
+    }
+}
+
+#[inline(always)]
+fn unzigzag(ux: u64) -> i64 {
+    ((ux >> 1) as i64) ^ -((ux & 1) as i64)
+}
+
+#[inline(always)]
+fn le64(b: &[u8; MAX_SAMPLE_LEN], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Decodes one sample whose deltas take one or two bytes each, from a window that
+/// holds the longest possible sample; returns its deltas, value bits and length.
+#[inline(always)]
+fn short_sample(b: &[u8; MAX_SAMPLE_LEN]) -> Option<(i64, i64, u64, usize)> {
+    let (dref, n1) = short_uvarint(le64(b, 0))?;
+    let (dt, n2) = short_uvarint(le64(b, n1))?;
+    let at = n1 + n2;
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&b[at..at + 8]);
+    Some((unzigzag(dref), unzigzag(dt), u64::from_be_bytes(v), at + 8))
 }
 
 /// Decodes a samples body into `out` (appending); returns the highest timestamp.
@@ -201,23 +283,48 @@ pub(crate) fn decode_samples(body: &[u8], out: &mut Vec<Sample>) -> Result<i64, 
     let (Some(base_ref), Some(base_t)) = (c.be64(), c.be64()) else {
         return err(format!("samples body of {} bytes has no base", body.len()));
     };
-    // The smallest sample takes 10 bytes.
-    out.reserve(c.remaining() / 10);
-    while c.remaining() > 0 {
-        let (Some(dref), Some(dt), Some(v)) = (c.varint(), c.varint(), c.be64()) else {
-            return err(format!(
-                "samples body: sample {} cut short or malformed",
-                out.len()
-            ));
+    // Fill slots for as many samples as could fit (each takes at least 10 bytes), then
+    // cut to what was decoded: a plain store per sample, no capacity checks.
+    let start = out.len();
+    let zero = Sample {
+        series_ref: 0,
+        t: 0,
+        v: 0.0,
+    };
+    out.resize(start + c.remaining() / 10, zero);
+    let mut n = 0;
+    for slot in &mut out[start..] {
+        if c.remaining() == 0 {
+            break;
+        }
+        // Fast path: short deltas, with a window that cannot run past the body.
+        let window = c.buf.get(c.pos..c.pos + MAX_SAMPLE_LEN);
+        let fast = window
+            .and_then(|w| <&[u8; MAX_SAMPLE_LEN]>::try_from(w).ok())
+            .and_then(short_sample);
+        let (dref, dt, v) = match fast {
+            Some((dref, dt, v, len)) => {
+                c.pos += len;
+                (dref, dt, v)
+            }
+            None => match (c.varint(), c.varint(), c.be64()) {
+                (Some(dref), Some(dt), Some(v)) => (dref, dt, v),
+                _ => {
+                    out.truncate(start + n);
+                    return err(format!("samples body: sample {n} cut short or malformed"));
+                }
+            },
         };
         let t = (base_t as i64).wrapping_add(dt);
         max_t = max_t.max(t);
-        out.push(Sample {
+        *slot = Sample {
             series_ref: (base_ref as i64).wrapping_add(dref) as u64,
             t,
             v: f64::from_bits(v),
-        });
+        };
+        n += 1;
     }
+    out.truncate(start + n);
     Ok(max_t)
 }
 
@@ -321,6 +428,59 @@ mod tests {
                 (a.series_ref, a.t, a.v.to_bits()),
                 (b.series_ref, b.t, b.v.to_bits())
             );
+        }
+    }
+
+    #[test]
+    fn samples_round_trip_for_deltas_of_every_width() {
+        // Deltas from 0 to the full 64-bit range exercise both the short-delta fast path
+        // and the general varint path, at every position within a body.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200 {
+            let n = 1 + (next() % 50) as usize;
+            let samples: Vec<Sample> = (0..n)
+                .map(|_| {
+                    let width = next() % 65;
+                    let mask = if width == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << width) - 1
+                    };
+                    Sample {
+                        series_ref: next() & mask,
+                        t: (next() & (mask >> (round % 3))) as i64,
+                        v: f64::from_bits(next()),
+                    }
+                })
+                .collect();
+            let mut body = Vec::new();
+            let max_t = encode_samples(&mut body, &samples);
+            let mut out = vec![Sample {
+                series_ref: 1,
+                t: 1,
+                v: 1.0,
+            }];
+            assert_eq!(decode_samples(&body, &mut out), Ok(max_t));
+            assert_eq!(out.len(), n + 1, "appends after what was there");
+            for (a, b) in samples.iter().zip(&out[1..]) {
+                assert_eq!(
+                    (a.series_ref, a.t, a.v.to_bits()),
+                    (b.series_ref, b.t, b.v.to_bits())
+                );
+            }
+            // Every cut-short body is an error, never a panic or a wrong sample count.
+            for cut in 17..body.len() {
+                let mut partial = Vec::new();
+                if decode_samples(&body[..cut], &mut partial).is_ok() {
+                    assert!(partial.len() < n);
+                }
+            }
         }
     }
 
