@@ -105,6 +105,25 @@ static void test_open_arguments(const char *root)
         CHECK_ERR(wal_open(dir, &opts, &w), WAL_ERR_INVALID_ARGUMENT);
         CHECK(w == NULL);
     }
+    /* sync must be one of the wal_sync_mode values. */
+    const uint32_t bad_modes[] = {2, 1000, UINT32_MAX};
+    for (size_t i = 0; i < sizeof bad_modes / sizeof bad_modes[0]; i++) {
+        wal_options opts;
+        wal_options_init(&opts);
+        opts.sync = bad_modes[i];
+        w = not_null();
+        CHECK_ERR(wal_open(dir, &opts, &w), WAL_ERR_INVALID_ARGUMENT);
+        CHECK_LAST_ERROR_CONTAINS("sync");
+        CHECK(w == NULL);
+    }
+    {
+        wal_options opts;
+        wal_options_init(&opts);
+        CHECK(opts.sync == WAL_SYNC_NONE);
+        opts.sync = WAL_SYNC_ALWAYS;
+        CHECK_OK(wal_open(dir, &opts, &w));
+        CHECK_OK(wal_close(w));
+    }
     const uint64_t good_sizes[] = {4096, UINT64_C(1) << 40};
     for (size_t i = 0; i < 2; i++) {
         wal_options opts;

@@ -70,6 +70,33 @@ typedef uint32_t wal_status;
 #endif // __cplusplus
 
 /**
+ * When `wal_log_*` returns, relative to durability.
+ */
+enum wal_sync_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Default: a call returns once its entry is in the log's buffer; entries are durable
+   * after `wal_sync`, a background flush, or `wal_close`.
+   */
+  WAL_SYNC_NONE = 0,
+  /**
+   * A call returns only after its entry is fdatasynced. Concurrent callers share
+   * fdatasyncs (group commit), so many threads logging at once stay fast.
+   */
+  WAL_SYNC_ALWAYS = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wal_sync_mode wal_sync_mode;
+#else
+typedef uint32_t wal_sync_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An open WAL (opaque).
  */
 typedef struct wal_t wal_t;
@@ -87,6 +114,10 @@ typedef struct wal_options {
    * Period of the background flush + fdatasync in milliseconds; 0 = none. Default 0.
    */
   uint64_t flush_interval_ms;
+  /**
+   * When `wal_log_*` returns: `WAL_SYNC_NONE` (default) or `WAL_SYNC_ALWAYS`.
+   */
+  wal_sync_mode sync;
 } wal_options;
 
 /**
@@ -192,8 +223,8 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Fills `opts` with the defaults: 256 MiB segments, no background flush. Does nothing
- * if `opts` is NULL.
+ * Fills `opts` with the defaults: 256 MiB segments, no background flush,
+ * `WAL_SYNC_NONE`. Does nothing if `opts` is NULL.
  *
  * # Safety
  * `opts` must be NULL or point to writable memory for a `wal_options`.

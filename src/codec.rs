@@ -208,6 +208,21 @@ fn zigzag(x: i64) -> u64 {
     ((x << 1) ^ (x >> 63)) as u64
 }
 
+/// Writes `x` as a uvarint at the start of `dst` (which has room for the longest one);
+/// returns its length. One- and two-byte values (most deltas) take one 8-byte store.
+#[inline(always)]
+fn put_uvarint_at(dst: &mut [u8], x: u64) -> usize {
+    let (word, len) = if x < 0x80 {
+        (x, 1)
+    } else if x < 0x4000 {
+        ((x & 0x7f) | 0x80 | ((x >> 7) << 8), 2)
+    } else {
+        return write_uvarint(dst, x);
+    };
+    dst[..8].copy_from_slice(&word.to_le_bytes());
+    len
+}
+
 /// Appends the samples body; returns the highest timestamp (`i64::MIN` if empty).
 pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
     let Some(first) = samples.first() else {
@@ -224,11 +239,9 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
     let mut max_t = i64::MIN;
     for s in samples {
         let dst = &mut buf[pos..pos + MAX_SAMPLE_LEN];
-        let mut n = write_uvarint(
-            dst,
-            zigzag((s.series_ref as i64).wrapping_sub(first.series_ref as i64)),
-        );
-        n += write_uvarint(&mut dst[n..], zigzag(s.t.wrapping_sub(first.t)));
+        let dref = (s.series_ref as i64).wrapping_sub(first.series_ref as i64);
+        let mut n = put_uvarint_at(dst, zigzag(dref));
+        n += put_uvarint_at(&mut dst[n..], zigzag(s.t.wrapping_sub(first.t)));
         dst[n..n + 8].copy_from_slice(&s.v.to_bits().to_be_bytes());
         pos += n + 8;
         max_t = max_t.max(s.t);

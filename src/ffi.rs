@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::options::{DEFAULT_SEGMENT_SIZE, Options};
+use crate::options::{DEFAULT_SEGMENT_SIZE, Options, SyncMode};
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::wal::Wal;
@@ -56,6 +56,24 @@ use wal_status::*;
 #[derive(Debug, Clone, Copy)]
 pub struct wal_status_arg(pub u32);
 
+/// When `wal_log_*` returns, relative to durability.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wal_sync_mode {
+    /// Default: a call returns once its entry is in the log's buffer; entries are durable
+    /// after `wal_sync`, a background flush, or `wal_close`.
+    WAL_SYNC_NONE = 0,
+    /// A call returns only after its entry is fdatasynced. Concurrent callers share
+    /// fdatasyncs (group commit), so many threads logging at once stay fast.
+    WAL_SYNC_ALWAYS = 1,
+}
+
+/// A `wal_sync_mode` received from C, where any value may arrive; in the header it is
+/// `wal_sync_mode`.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_sync_mode_arg(pub u32);
+
 /// Options of `wal_open`. Always start from `wal_options_init`: fields may be added at
 /// the end in later versions.
 #[repr(C)]
@@ -65,6 +83,8 @@ pub struct wal_options {
     pub segment_size: u64,
     /// Period of the background flush + fdatasync in milliseconds; 0 = none. Default 0.
     pub flush_interval_ms: u64,
+    /// When `wal_log_*` returns: `WAL_SYNC_NONE` (default) or `WAL_SYNC_ALWAYS`.
+    pub sync: wal_sync_mode_arg,
 }
 
 /// One label: name and value are byte strings (not necessarily UTF-8, not
@@ -280,8 +300,8 @@ unsafe fn labels_arg<'a>(
 
 // ---- exported functions -------------------------------------------------------------
 
-/// Fills `opts` with the defaults: 256 MiB segments, no background flush. Does nothing
-/// if `opts` is NULL.
+/// Fills `opts` with the defaults: 256 MiB segments, no background flush,
+/// `WAL_SYNC_NONE`. Does nothing if `opts` is NULL.
 ///
 /// # Safety
 /// `opts` must be NULL or point to writable memory for a `wal_options`.
@@ -295,16 +315,27 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
         opts.write(wal_options {
             segment_size: DEFAULT_SEGMENT_SIZE,
             flush_interval_ms: 0,
+            sync: wal_sync_mode_arg(wal_sync_mode::WAL_SYNC_NONE as u32),
         })
     };
 }
 
-fn options_from(o: &wal_options) -> Options {
-    Options {
+fn options_from(o: &wal_options) -> Result<Options, Error> {
+    let sync = match o.sync.0 {
+        0 => SyncMode::None,
+        1 => SyncMode::Always,
+        other => {
+            return Err(Error::invalid(format!(
+                "sync is {other}; expected WAL_SYNC_NONE (0) or WAL_SYNC_ALWAYS (1)"
+            )));
+        }
+    };
+    Ok(Options {
         segment_size: o.segment_size,
         flush_interval: (o.flush_interval_ms > 0)
             .then(|| Duration::from_millis(o.flush_interval_ms)),
-    }
+        sync,
+    })
 }
 
 /// Opens the WAL in directory `dir` (created if missing) and stores the handle in
@@ -338,7 +369,7 @@ pub unsafe extern "C" fn wal_open(
             Options::default()
         } else {
             // SAFETY: non-NULL and a valid `wal_options` by the caller's contract.
-            options_from(unsafe { &*opts })
+            options_from(unsafe { &*opts })?
         };
         let wal = Wal::open(Path::new(OsStr::from_bytes(dir.to_bytes())), options)?;
         let handle = Box::new(wal_t {

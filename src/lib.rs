@@ -33,13 +33,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-mod background;
 mod codec;
 pub mod dump;
 mod entry;
 mod error;
 pub mod ffi;
 mod fsutil;
+mod io;
 mod options;
 mod read;
 mod reader;
@@ -47,15 +47,17 @@ mod record;
 mod reentry;
 mod repair;
 mod segment;
+mod stats;
 mod truncate;
 mod wal;
 mod writer;
 
 pub use entry::EntryType;
 pub use error::{Error, Result};
-pub use options::{DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options};
+pub use options::{DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, SyncMode};
 pub use read::{Entry, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};
+pub use stats::Stats;
 pub use wal::Wal;
 
 /// The library version, as in `Cargo.toml`.

@@ -11,6 +11,18 @@ pub const MIN_SEGMENT_SIZE: u64 = 4096;
 /// Largest accepted segment size (1 TiB).
 pub const MAX_SEGMENT_SIZE: u64 = 1 << 40;
 
+/// When a `log_*` call returns, relative to durability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// A call returns once its entry is in the log's buffer; entries are durable after
+    /// `sync`, a background flush, or `close`.
+    #[default]
+    None,
+    /// A call returns only after its entry is fdatasynced. Concurrent callers share
+    /// fdatasyncs (group commit).
+    Always,
+}
+
 /// How a WAL handle is configured. Start from `Options::default()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -19,6 +31,8 @@ pub struct Options {
     pub segment_size: u64,
     /// Period of the background flush + fdatasync; `None` disables it.
     pub flush_interval: Option<Duration>,
+    /// Whether each `log_*` call waits for its entry to be on stable storage.
+    pub sync: SyncMode,
 }
 
 impl Default for Options {
@@ -26,6 +40,7 @@ impl Default for Options {
         Options {
             segment_size: DEFAULT_SEGMENT_SIZE,
             flush_interval: None,
+            sync: SyncMode::None,
         }
     }
 }

@@ -12,17 +12,18 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::background::{FinishJob, Queue, Work};
 use crate::codec;
 use crate::entry::{self, EntryType};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
-use crate::options::Options;
+use crate::io::{Io, Work};
+use crate::options::{Options, SyncMode};
 use crate::read::{self, Entry, ReadSummary};
 use crate::record::{Sample, Series, Tombstone};
 use crate::reentry::{self, CallbackScope};
 use crate::repair;
 use crate::segment;
+use crate::stats::Stats;
 use crate::truncate;
 use crate::writer::SegmentWriter;
 
@@ -41,83 +42,50 @@ struct Shared {
     dir: PathBuf,
     dir_file: Arc<File>,
     options: Options,
-    /// The writer lock: appends, flushes and reads take it.
+    /// The writer lock: appends, buffer submission and reads take it.
     writer: Mutex<SegmentWriter>,
     /// Serialises reads and truncations (both walk the segment list without the writer
     /// lock held throughout, or change its prefix).
     maintenance: Mutex<()>,
     needs_read: AtomicBool,
-    failed: AtomicBool,
-    failure: Mutex<String>,
-    queue: Queue,
+    io: Io,
+    samples_written: AtomicU64,
+    corruptions: AtomicU64,
+    dropped_bytes: AtomicU64,
 }
 
 impl Shared {
-    /// Marks the handle failed: data it reported as written may not be on disk.
-    fn fail(&self, e: &Error) {
-        let mut msg = self.failure.lock();
-        if !self.failed.swap(true, Ordering::SeqCst) {
-            *msg = format!(
-                "the WAL handle for {} has failed and refuses writes; reopen it and read to \
-                 recover what is on disk (cause: {e})",
-                self.dir.display()
-            );
+    /// Makes everything appended up to `target` durable. The buffer holding it is
+    /// submitted first if nobody has yet.
+    fn sync_to(&self, target: u64) -> Result<()> {
+        if self.io.submitted() < target {
+            self.writer.lock().submit_buffer(&self.io);
         }
+        self.io.sync_to(target)
     }
 
-    fn failure(&self) -> Error {
-        Error::state(self.failure.lock().clone())
-    }
-
-    /// Flushes the buffer and fdatasyncs the head segment, without waiting for the worker.
-    fn flush_and_sync_head(&self) -> Result<()> {
-        let file = {
-            let mut w = self.writer.lock();
-            w.flush(&self.queue)?;
-            w.active_file()
-        };
-        if let Some((file, path)) = file {
-            file.sync_data()
-                .ctx("fdatasync segment", &path)
-                .inspect_err(|e| self.fail(e))?;
-        }
-        Ok(())
-    }
-
-    fn run_job(&self, job: FinishJob) {
-        let r = job.run();
-        if let Err(e) = &r {
-            self.fail(e);
-        }
-        self.queue.complete(r);
-    }
-
-    /// Finishes every segment cut so far: runs queued jobs on this thread and waits for
-    /// one the worker may be running. Safe with the writer lock held, because the
-    /// worker may itself be waiting for that lock (in a flush tick) and so cannot be
-    /// relied on to run the queue.
-    fn finish_cut_segments(&self) {
-        let target = self.queue.submitted();
-        while let Some(job) = self.queue.pop() {
-            self.run_job(job);
-        }
-        self.queue.wait_quietly(target);
+    /// Makes everything appended so far durable.
+    fn sync_all(&self) -> Result<()> {
+        let target = self.writer.lock().appended();
+        self.sync_to(target)
     }
 
     fn worker(self: Arc<Self>) {
         let mut last_tick = Instant::now();
         loop {
-            match self.queue.next_work(self.options.flush_interval, last_tick) {
-                Work::Job(job) => self.run_job(job),
+            match self.io.next_work(self.options.flush_interval, last_tick) {
+                Work::Jobs => self.io.run_pending(),
                 Work::Tick => {
                     last_tick = Instant::now();
-                    if !self.failed.load(Ordering::SeqCst) {
-                        if let Err(e) = self.flush_and_sync_head() {
-                            self.queue.report(e);
-                        }
+                    if !self.io.failed() {
+                        // An error here has failed the handle; callers see it.
+                        let _ = self.sync_all();
                     }
                 }
-                Work::Stop => return,
+                Work::Stop => {
+                    self.io.run_pending();
+                    return;
+                }
             }
         }
     }
@@ -183,9 +151,10 @@ impl Wal {
             writer: Mutex::new(writer),
             maintenance: Mutex::new(()),
             needs_read: AtomicBool::new(needs_read),
-            failed: AtomicBool::new(false),
-            failure: Mutex::new(String::new()),
-            queue: Queue::default(),
+            io: Io::default(),
+            samples_written: AtomicU64::new(0),
+            corruptions: AtomicU64::new(0),
+            dropped_bytes: AtomicU64::new(0),
         });
         let for_worker = shared.clone();
         let worker = std::thread::Builder::new()
@@ -225,8 +194,8 @@ impl Wal {
 
     fn check_writable(&self) -> Result<()> {
         self.check_not_in_callback()?;
-        if self.shared.failed.load(Ordering::SeqCst) {
-            return Err(self.shared.failure());
+        if self.shared.io.failed() {
+            return Err(self.shared.io.failure());
         }
         if self.needs_read() {
             return Err(Error::state(format!(
@@ -251,9 +220,10 @@ impl Wal {
         self.check_not_in_callback()?;
         let _maintenance = self.shared.maintenance.lock();
         let mut w = self.shared.writer.lock();
-        w.flush(&self.shared.queue)?;
-        // Segments cut before must not be trimmed while they are read.
-        self.shared.finish_cut_segments();
+        // Everything logged so far goes to the files, and segments cut before are not
+        // trimmed while they are read.
+        w.submit_buffer(&self.shared.io);
+        self.shared.io.run_pending();
         let limit = w.read_limit();
         let mut summary = ReadSummary::default();
         let damage = {
@@ -268,13 +238,19 @@ impl Wal {
                 damage,
             );
             w.forget_active_segment();
-            summary.repair = Some(r?);
+            let r = r?;
+            self.shared.corruptions.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .dropped_bytes
+                .fetch_add(r.dropped_bytes, Ordering::Relaxed);
+            summary.repair = Some(r);
         }
         self.shared.needs_read.store(false, Ordering::SeqCst);
         Ok(summary)
     }
 
-    /// Frames one entry on this thread, then appends it under the writer lock.
+    /// Frames one entry on this thread, then appends it under the writer lock; in
+    /// `SyncMode::Always`, waits until it is durable.
     fn log(
         &self,
         entry_type: EntryType,
@@ -293,12 +269,16 @@ impl Wal {
             self.shared
                 .writer
                 .lock()
-                .append(&frame, max_time, &self.shared.queue)
+                .append(&frame, max_time, &self.shared.io)
         })();
         if frame.capacity() <= SCRATCH_KEEP {
             SCRATCH.set(frame);
         }
-        result
+        let end = result?;
+        if self.shared.options.sync == SyncMode::Always && !empty {
+            self.shared.sync_to(end)?;
+        }
+        Ok(())
     }
 
     /// Logs one series entry. An empty slice writes nothing.
@@ -313,7 +293,11 @@ impl Wal {
     pub fn log_samples(&self, samples: &[Sample]) -> Result<()> {
         self.log(EntryType::Samples, samples.is_empty(), |b| {
             codec::encode_samples(b, samples)
-        })
+        })?;
+        self.shared
+            .samples_written
+            .fetch_add(samples.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Logs one deletes entry. An empty slice writes nothing.
@@ -340,8 +324,8 @@ impl Wal {
             return Ok(());
         }
         // Candidates cut recently may still be being finished.
-        self.shared.finish_cut_segments();
-        self.shared.queue.take_error()?;
+        self.shared.io.run_pending();
+        self.shared.io.take_error()?;
         let merged = {
             let _scope = CallbackScope::enter(self.shared.id);
             truncate::rewrite(
@@ -360,22 +344,31 @@ impl Wal {
     /// When it returns `Ok`, everything logged before the call is durable.
     pub fn sync(&self) -> Result<()> {
         self.check_not_in_callback()?;
-        if self.shared.failed.load(Ordering::SeqCst) {
-            return Err(self.shared.failure());
+        if self.shared.io.failed() {
+            return Err(self.shared.io.failure());
         }
-        let file = {
-            let mut w = self.shared.writer.lock();
-            w.flush(&self.shared.queue)?;
-            w.active_file()
+        self.shared.sync_all()
+    }
+
+    /// Counters since open. Like every call, not allowed from inside a callback of this
+    /// handle.
+    pub fn stats(&self) -> Result<Stats> {
+        self.check_not_in_callback()?;
+        let (segments, bytes_written, entries_written) = {
+            let w = self.shared.writer.lock();
+            (w.segments.len() as u64, w.appended(), w.entries())
         };
-        self.shared.finish_cut_segments();
-        self.shared.queue.take_error()?;
-        if let Some((file, path)) = file {
-            file.sync_data()
-                .ctx("fdatasync segment", &path)
-                .inspect_err(|e| self.shared.fail(e))?;
-        }
-        Ok(())
+        let (fsyncs, fsync_time) = self.shared.io.fsync_stats();
+        Ok(Stats {
+            segments,
+            bytes_written,
+            entries_written,
+            samples_written: self.shared.samples_written.load(Ordering::Relaxed),
+            fsyncs,
+            fsync_time,
+            corruptions: self.shared.corruptions.load(Ordering::Relaxed),
+            dropped_bytes: self.shared.dropped_bytes.load(Ordering::Relaxed),
+        })
     }
 
     /// Finishes background work, writes and fsyncs everything, releases the directory.
@@ -387,23 +380,17 @@ impl Wal {
         let Some(worker) = self.worker.take() else {
             return Ok(());
         };
-        let queue = &self.shared.queue;
-        queue.stop();
+        let io = &self.shared.io;
+        io.stop();
         let mut first: Option<Error> = None;
         if worker.join().is_err() {
             first = Some(Error::state("the background worker panicked"));
         }
-        // The worker has exited: whatever is still queued is run here.
-        self.shared.finish_cut_segments();
-        let closed = self.shared.writer.lock().close(queue);
-        self.shared.finish_cut_segments();
-        for r in [closed, queue.take_error()] {
-            if let Err(e) = r {
-                first.get_or_insert(e);
-            }
+        if let Err(e) = self.shared.writer.lock().close(io) {
+            first.get_or_insert(e);
         }
-        if self.shared.failed.load(Ordering::SeqCst) {
-            first.get_or_insert(self.shared.failure());
+        if io.failed() {
+            first.get_or_insert(io.failure());
         }
         first.map_or(Ok(()), Err)
     }

@@ -1,33 +1,30 @@
-//! The segment writer: appends framed entries to the active segment through a large
-//! buffer, cuts new segments by the format's rule, and hands finished segments to the
-//! background worker.
+//! The segment writer: appends framed entries to the active segment's buffer, cuts new
+//! segments by the format's rule, and submits full buffers and finished segments to the
+//! I/O pipeline.
 //!
-//! Invariant: the file of the active segment holds whole entries up to `flushed`; the
-//! buffer holds whole entries that follow. A failed write is cut off the file again, so a
-//! segment never ends in a torn entry while the process lives, and the buffered entries
-//! move on to the next segment.
+//! Positions: `appended` counts every entry byte logged since open; a buffer submitted
+//! for writing ends at the `appended` of its last entry, which is what a sync waits for.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::background::{FinishJob, Queue};
 use crate::entry::{CRC_LEN, HEADER_LEN};
 use crate::error::{Error, IoContext, Result};
+use crate::io::{Io, MAX_QUEUED_BYTES, SegFile};
 use crate::segment::{self, SegmentMeta};
 
-/// Entries are collected up to this many bytes before they are written to the file; small
-/// enough to stay in the CPU cache until the kernel copies it (measured faster than 8 MiB).
+/// Entries are collected up to this many bytes before they are submitted for writing;
+/// small enough to stay in the CPU cache until the kernel copies it (measured faster
+/// than 8 MiB).
 pub(crate) const BUFFER_SIZE: usize = 1 << 20;
 
 struct Active {
-    file: Arc<File>,
-    path: PathBuf,
+    seg: Arc<SegFile>,
     /// Segment bytes including the buffered ones; the cutting rule counts these.
     written: u64,
-    /// Bytes in the file.
-    flushed: u64,
+    /// Segment bytes submitted for writing; the buffer goes at this offset.
+    submitted: u64,
 }
 
 pub(crate) struct SegmentWriter {
@@ -38,8 +35,10 @@ pub(crate) struct SegmentWriter {
     pub(crate) segments: Vec<SegmentMeta>,
     active: Option<Active>,
     buf: Vec<u8>,
-    /// Highest timestamp of buffered entries that lost their segment to a failed write.
-    carried_max_time: i64,
+    /// Log position after the last appended entry.
+    appended: u64,
+    /// Entries appended since open.
+    entries: u64,
     /// The head segment left by an earlier run was trimmed (or needs no trimming).
     previous_head_done: bool,
 }
@@ -58,14 +57,16 @@ impl SegmentWriter {
             segments,
             active: None,
             buf: Vec::new(),
-            carried_max_time: i64::MIN,
+            appended: 0,
+            entries: 0,
             previous_head_done: false,
         }
     }
 
     /// Appends one framed entry (empty for an empty batch, which writes nothing but still
     /// obeys the cutting rule) and records its highest timestamp on the head segment.
-    pub(crate) fn append(&mut self, frame: &[u8], max_time: i64, queue: &Queue) -> Result<()> {
+    /// Returns the log position after the entry.
+    pub(crate) fn append(&mut self, frame: &[u8], max_time: i64, io: &Io) -> Result<u64> {
         // The format's rule counts header + body, not the CRC.
         let size = frame.len().saturating_sub(CRC_LEN).max(HEADER_LEN) as u64;
         let seg = self.segment_size;
@@ -74,88 +75,61 @@ impl SegmentWriter {
             Some(a) => a.written > seg || (a.written + size > seg && size <= seg),
         };
         if cut {
-            self.cut(queue)?;
+            self.cut(io)?;
         }
         if frame.is_empty() {
-            return Ok(());
+            return Ok(self.appended);
         }
-        let before = self.buf.len();
+        if self.active.is_none() {
+            return Err(Error::state("internal: no active segment after a cut"));
+        }
+        if !self.buf.is_empty() && self.buf.len() + frame.len() > BUFFER_SIZE {
+            self.submit_buffer(io);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = io.spare_buffer();
+            self.buf.reserve(BUFFER_SIZE);
+        }
         self.buf.extend_from_slice(frame);
-        if self.buf.len() >= BUFFER_SIZE {
-            if let Err(e) = self.flush_active(queue) {
-                // This call fails, so its entry must not reach the log later.
-                self.buf.truncate(before);
-                return Err(e);
-            }
-        }
+        self.appended += frame.len() as u64;
+        self.entries += 1;
         if let Some(a) = self.active.as_mut() {
             a.written += frame.len() as u64;
+        }
+        if self.buf.len() >= BUFFER_SIZE {
+            self.submit_buffer(io);
         }
         if let Some(head) = self.segments.last_mut() {
             head.max_time = head.max_time.max(max_time);
         }
-        Ok(())
+        if io.queued_bytes() > MAX_QUEUED_BYTES {
+            // The disk is behind: help instead of queueing more.
+            io.run_pending();
+        }
+        Ok(self.appended)
     }
 
-    /// Writes buffered entries to the file (no fsync).
-    pub(crate) fn flush(&mut self, queue: &Queue) -> Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        if self.active.is_none() {
-            // Entries left over from a failed write go to a fresh segment.
-            self.cut(queue)?;
-        }
-        self.flush_active(queue)
-    }
-
-    fn flush_active(&mut self, queue: &Queue) -> Result<()> {
+    /// Submits the buffered entries for writing.
+    pub(crate) fn submit_buffer(&mut self, io: &Io) {
         let Some(a) = self.active.as_mut() else {
-            return Ok(());
+            return;
         };
         if self.buf.is_empty() {
-            return Ok(());
+            return;
         }
-        match a.file.write_all_at(&self.buf, a.flushed) {
-            Ok(()) => {
-                a.flushed += self.buf.len() as u64;
-                self.buf.clear();
-                Ok(())
-            }
-            Err(e) => {
-                let err = Error::io("write segment", &a.path, e);
-                self.retire_after_failed_write(queue);
-                Err(err)
-            }
-        }
-    }
-
-    /// Cuts the partial write off the active segment and gives the segment up; the
-    /// buffered entries stay for the next segment.
-    fn retire_after_failed_write(&mut self, queue: &Queue) {
-        let Some(a) = self.active.take() else { return };
-        let _ = a.file.set_len(a.flushed);
-        if let Some(head) = self.segments.last() {
-            self.carried_max_time = self.carried_max_time.max(head.max_time);
-        }
-        queue.submit(FinishJob {
-            file: a.file,
-            path: a.path,
-            len: a.flushed,
-        });
+        let data = std::mem::take(&mut self.buf);
+        let offset = a.submitted;
+        a.submitted += data.len() as u64;
+        io.submit_write(a.seg.clone(), offset, data, self.appended);
     }
 
     /// Finishes the active segment (in the background) and starts the next one.
-    fn cut(&mut self, queue: &Queue) -> Result<()> {
-        self.flush_active(queue)?;
+    fn cut(&mut self, io: &Io) -> Result<()> {
+        self.submit_buffer(io);
         if let Some(a) = self.active.take() {
-            queue.submit(FinishJob {
-                file: a.file,
-                path: a.path,
-                len: a.flushed,
-            });
+            io.submit_finish(a.seg, a.submitted, self.appended);
         } else if !self.previous_head_done {
-            self.trim_previous_head(queue);
+            self.trim_previous_head(io);
         }
         self.previous_head_done = true;
 
@@ -166,21 +140,18 @@ impl SegmentWriter {
             })?,
         };
         let (file, path) = segment::create(&self.dir, &self.dir_file, seq, self.segment_size)?;
-        let mut meta = SegmentMeta::new(&self.dir, seq);
-        meta.max_time = std::mem::replace(&mut self.carried_max_time, i64::MIN);
-        self.segments.push(meta);
+        self.segments.push(SegmentMeta::new(&self.dir, seq));
         self.active = Some(Active {
-            file: Arc::new(file),
-            path,
-            written: segment::HEADER_LEN + self.buf.len() as u64,
-            flushed: segment::HEADER_LEN,
+            seg: Arc::new(SegFile { file, path }),
+            written: segment::HEADER_LEN,
+            submitted: segment::HEADER_LEN,
         });
         Ok(())
     }
 
     /// The last segment of an earlier run may still carry its preallocated tail (after a
     /// crash); once a new segment follows it, that space is given back.
-    fn trim_previous_head(&mut self, queue: &Queue) {
+    fn trim_previous_head(&mut self, io: &Io) {
         let Some(head) = self.segments.last() else {
             return;
         };
@@ -189,24 +160,28 @@ impl SegmentWriter {
             return;
         };
         if file.metadata().is_ok_and(|m| m.len() > end) {
-            queue.submit(FinishJob {
-                file: Arc::new(file),
+            let seg = SegFile {
+                file,
                 path: head.path.clone(),
-                len: end,
-            });
+            };
+            io.submit_trim(Arc::new(seg), end);
         }
     }
 
-    /// The active segment's file, for fsync outside the lock.
-    pub(crate) fn active_file(&self) -> Option<(Arc<File>, PathBuf)> {
-        self.active
-            .as_ref()
-            .map(|a| (a.file.clone(), a.path.clone()))
+    /// Log position after the last appended entry.
+    pub(crate) fn appended(&self) -> u64 {
+        self.appended
     }
 
-    /// How much of the head segment a reader may read (all of it if it is not active).
+    /// Entries appended since open.
+    pub(crate) fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// How much of the head segment a reader may read (all of it if it is not active),
+    /// once everything submitted has been written.
     pub(crate) fn read_limit(&self) -> Option<u64> {
-        self.active.as_ref().map(|a| a.flushed)
+        self.active.as_ref().map(|a| a.submitted)
     }
 
     /// After a repair changed the segments: stop writing to the active one if it was cut
@@ -216,14 +191,22 @@ impl SegmentWriter {
         self.previous_head_done = true;
     }
 
-    /// Flushes, trims the active segment to its last entry and fsyncs it.
-    pub(crate) fn close(&mut self, queue: &Queue) -> Result<()> {
-        self.flush(queue)?;
+    /// Writes everything, trims the active segment to its last entry and fsyncs it.
+    pub(crate) fn close(&mut self, io: &Io) -> Result<()> {
+        self.submit_buffer(io);
+        io.run_pending();
+        io.take_error()?;
         if let Some(a) = self.active.take() {
-            a.file
-                .set_len(a.flushed)
-                .ctx("trim head segment", &a.path)?;
-            a.file.sync_all().ctx("fsync head segment", &a.path)?;
+            a.seg
+                .file
+                .set_len(a.submitted)
+                .ctx("trim head segment", &a.seg.path)?;
+            let started = std::time::Instant::now();
+            a.seg
+                .file
+                .sync_all()
+                .ctx("fsync head segment", &a.seg.path)?;
+            io.count_fsync(started.elapsed());
         }
         Ok(())
     }

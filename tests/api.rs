@@ -588,3 +588,139 @@ fn reading_right_after_a_cut_with_a_background_flush_does_not_deadlock() {
         "read after a cut with a 1 ms flush interval did not return (deadlock)"
     );
 }
+
+fn file_log_len(path: &Path) -> usize {
+    without_zero_tail(fs::read(path).unwrap()).len()
+}
+
+#[test]
+fn sync_always_writes_and_fsyncs_each_entry_before_returning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Options {
+        sync: tswal::SyncMode::Always,
+        ..opts(64 * 1024)
+    };
+    let wal = Wal::open(tmp.path(), o).unwrap();
+    let mut expected_len = 8;
+    for i in 0..20 {
+        wal.log_samples(&samples(1, i, 3)).unwrap();
+        expected_len += samples_entry_len(3) as usize;
+        // Already in the file when the call returns (the last byte of a CRC may be 0,
+        // which the zero-tail strip would hide).
+        assert!(file_log_len(&tmp.path().join("000001")) >= expected_len - 4);
+        let st = wal.stats().unwrap();
+        assert!(st.fsyncs > i as u64, "entry {i}: {} fsyncs", st.fsyncs);
+    }
+    // Nothing new: a sync does not fsync again.
+    let before = wal.stats().unwrap().fsyncs;
+    wal.sync().unwrap();
+    assert_eq!(wal.stats().unwrap().fsyncs, before);
+    wal.close().unwrap();
+}
+
+#[test]
+fn sync_none_leaves_durability_to_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), Options::default()).unwrap();
+    for i in 0..20 {
+        wal.log_samples(&samples(1, i, 3)).unwrap();
+    }
+    assert_eq!(wal.stats().unwrap().fsyncs, 0, "no fsync before sync");
+    wal.sync().unwrap();
+    assert_eq!(wal.stats().unwrap().fsyncs, 1);
+    wal.sync().unwrap();
+    assert_eq!(wal.stats().unwrap().fsyncs, 1, "nothing new, no fsync");
+    let st = wal.stats().unwrap();
+    assert_eq!((st.entries_written, st.samples_written), (20, 60));
+    assert_eq!(st.bytes_written, 20 * samples_entry_len(3));
+    assert_eq!(st.segments, 1);
+    wal.close().unwrap();
+}
+
+#[test]
+fn sync_always_with_four_threads_loses_nothing_and_shares_fsyncs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Options {
+        sync: tswal::SyncMode::Always,
+        ..opts(64 * 1024)
+    };
+    let wal = Arc::new(Wal::open(tmp.path(), o).unwrap());
+    let per_thread = 150i64;
+    let threads: Vec<_> = (0..4u64)
+        .map(|th| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                for b in 0..per_thread {
+                    let batch: Vec<Sample> = (0..10)
+                        .map(|i| Sample {
+                            series_ref: th * 1000 + i,
+                            t: b,
+                            v: 0.5,
+                        })
+                        .collect();
+                    wal.log_samples(&batch).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let st = wal.stats().unwrap();
+    let entries = 4 * per_thread as u64;
+    assert_eq!(st.entries_written, entries);
+    // Each entry was covered by an fsync before its call returned, but calls waiting at
+    // the same time share one: never more fsyncs than entries (plus segment finishing).
+    assert!(
+        st.fsyncs <= entries + st.segments,
+        "{} fsyncs for {entries} entries",
+        st.fsyncs
+    );
+    eprintln!("group commit: {} fsyncs for {entries} entries", st.fsyncs);
+    Arc::into_inner(wal).unwrap().close().unwrap();
+
+    let wal = Wal::open(tmp.path(), opts(64 * 1024)).unwrap();
+    let mut next = [0i64; 4];
+    wal.read(|e| {
+        let Entry::Samples(s) = e else {
+            panic!("only samples were logged")
+        };
+        let th = (s[0].series_ref / 1000) as usize;
+        assert!(s.iter().all(|x| x.t == next[th]), "per-thread order");
+        next[th] += 1;
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(next, [per_thread; 4]);
+    wal.close().unwrap();
+}
+
+#[test]
+fn stats_count_repairs() {
+    let src = fixtures_dir().join("corrupt-flip_middle");
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&src.join("wal"), tmp.path());
+    let before: u64 = ["000001", "000002", "000003"]
+        .iter()
+        .map(|n| fs::metadata(tmp.path().join(n)).unwrap().len())
+        .sum();
+    let wal = Wal::open(tmp.path(), Options::default()).unwrap();
+    let summary = wal.read(|_| ControlFlow::Continue(())).unwrap();
+    let repair = summary.repair.expect("the flipped byte is found");
+    let st = wal.stats().unwrap();
+    assert_eq!(st.corruptions, 1);
+    assert_eq!(st.dropped_bytes, repair.dropped_bytes);
+    let after: u64 = segment_names(tmp.path())
+        .iter()
+        .map(|n| fs::metadata(tmp.path().join(n)).unwrap().len())
+        .sum();
+    assert_eq!(before - after, st.dropped_bytes);
+    assert_eq!(st.segments, 2);
+    // And stats cannot be taken from inside a callback (it would deadlock).
+    wal.read(|_| {
+        assert!(matches!(wal.stats(), Err(Error::State(_))));
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    wal.close().unwrap();
+}

@@ -1,0 +1,328 @@
+//! The ordered I/O pipeline between the writer and the disk.
+//!
+//! The writer fills 1 MiB buffers under its lock and submits each full one as a job; the
+//! background worker writes them to the segment files while writers go on encoding, so
+//! the kernel's page-cache copy runs on another core. Cut segments are finished (trimmed
+//! to their last entry, fsynced) by a job queued after their last write.
+//!
+//! Jobs run strictly in order under the executor lock, by the worker or by any thread that
+//! needs them done (a read, a sync, a writer that has queued too much). Nobody waits for
+//! the worker itself: the worker may be waiting for the writer lock (in a flush tick)
+//! that such a thread holds.
+//!
+//! Durability is tracked as positions in the log (bytes appended since open): `written`
+//! (all jobs up to here ran) and `durable` (fsynced). `sync_to` is a group commit: one
+//! caller fdatasyncs the head segment for everyone whose data was written by then, the
+//! others wait for it and return if it covered them.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, IoContext, Result};
+
+/// Queued write bytes above which a writer runs the queue itself instead of piling on.
+pub(crate) const MAX_QUEUED_BYTES: usize = 8 << 20;
+/// Written buffers kept for reuse, and the largest capacity worth keeping.
+const SPARE_BUFFERS: usize = 16;
+const SPARE_MAX_CAPACITY: usize = 4 << 20;
+
+/// An open segment file shared by the writer and the jobs on it.
+#[derive(Debug)]
+pub(crate) struct SegFile {
+    pub file: File,
+    pub path: PathBuf,
+}
+
+enum Job {
+    /// Write `data` at `offset`; `end` is the log position after it.
+    Write {
+        seg: Arc<SegFile>,
+        offset: u64,
+        data: Vec<u8>,
+        end: u64,
+    },
+    /// Trim a cut segment to `len` and fsync it; the log up to `end` is then durable.
+    Finish {
+        seg: Arc<SegFile>,
+        len: u64,
+        end: u64,
+    },
+    /// Give back the preallocated tail of a segment left by an earlier run.
+    Trim { seg: Arc<SegFile>, len: u64 },
+}
+
+#[derive(Default)]
+struct State {
+    jobs: VecDeque<Job>,
+    queued_bytes: usize,
+    /// Log position covered by submitted writes.
+    submitted: u64,
+    /// Log position up to which every job has run.
+    written: u64,
+    /// Log position up to which everything is on stable storage.
+    durable: u64,
+    /// The segment of the last write run, if not finished since: what a sync fdatasyncs.
+    head: Option<Arc<SegFile>>,
+    /// A group-commit leader is in fdatasync.
+    syncing: bool,
+    /// The first error of a job, until someone reports it.
+    error: Option<Error>,
+    stop: bool,
+    spare: Vec<Vec<u8>>,
+    fsyncs: u64,
+    fsync_time: Duration,
+}
+
+/// What the worker should do next.
+pub(crate) enum Work {
+    Jobs,
+    /// The flush interval elapsed.
+    Tick,
+    Stop,
+}
+
+#[derive(Default)]
+pub(crate) struct Io {
+    state: Mutex<State>,
+    /// Signalled on new jobs, on progress of `written`/`durable`, and on stop.
+    cv: Condvar,
+    /// Held while jobs run, so they run in submission order.
+    exec: Mutex<()>,
+    failed: AtomicBool,
+    failure: Mutex<String>,
+}
+
+impl Io {
+    fn push(&self, job: Job) {
+        let mut s = self.state.lock();
+        if let Job::Write { data, end, .. } = &job {
+            s.queued_bytes += data.len();
+            s.submitted = *end;
+        }
+        s.jobs.push_back(job);
+        self.cv.notify_all();
+    }
+
+    /// Queues a write of whole entries; `end` is the log position after them.
+    pub(crate) fn submit_write(&self, seg: Arc<SegFile>, offset: u64, data: Vec<u8>, end: u64) {
+        self.push(Job::Write {
+            seg,
+            offset,
+            data,
+            end,
+        });
+    }
+
+    /// Queues finishing a cut segment after its writes.
+    pub(crate) fn submit_finish(&self, seg: Arc<SegFile>, len: u64, end: u64) {
+        self.push(Job::Finish { seg, len, end });
+    }
+
+    /// Queues trimming a segment of an earlier run.
+    pub(crate) fn submit_trim(&self, seg: Arc<SegFile>, len: u64) {
+        self.push(Job::Trim { seg, len });
+    }
+
+    /// An empty buffer, recycled from a finished write if one is free.
+    pub(crate) fn spare_buffer(&self) -> Vec<u8> {
+        self.state.lock().spare.pop().unwrap_or_default()
+    }
+
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.state.lock().queued_bytes
+    }
+
+    /// Log position covered by submitted writes.
+    pub(crate) fn submitted(&self) -> u64 {
+        self.state.lock().submitted
+    }
+
+    /// Runs every queued job, in order, on this thread.
+    pub(crate) fn run_pending(&self) {
+        let _exec = self.exec.lock();
+        loop {
+            let Some(job) = self.state.lock().jobs.pop_front() else {
+                return;
+            };
+            let started = Instant::now();
+            let result = match &job {
+                Job::Write {
+                    seg, offset, data, ..
+                } => seg
+                    .file
+                    .write_all_at(data, *offset)
+                    .ctx("write segment", &seg.path),
+                Job::Finish { seg, len, .. } | Job::Trim { seg, len } => seg
+                    .file
+                    .set_len(*len)
+                    .ctx("trim finished segment", &seg.path)
+                    .and_then(|()| seg.file.sync_all().ctx("fsync segment", &seg.path)),
+            };
+            let mut s = self.state.lock();
+            if !matches!(job, Job::Write { .. }) {
+                s.fsyncs += 1;
+                s.fsync_time += started.elapsed();
+            }
+            match job {
+                Job::Write {
+                    seg, mut data, end, ..
+                } => {
+                    s.queued_bytes -= data.len();
+                    s.written = end;
+                    s.head = Some(seg);
+                    if s.spare.len() < SPARE_BUFFERS && data.capacity() <= SPARE_MAX_CAPACITY {
+                        data.clear();
+                        s.spare.push(data);
+                    }
+                }
+                Job::Finish { seg, end, .. } => {
+                    s.written = s.written.max(end);
+                    if result.is_ok() {
+                        s.durable = s.durable.max(end);
+                    }
+                    if s.head.as_ref().is_some_and(|h| Arc::ptr_eq(h, &seg)) {
+                        s.head = None;
+                    }
+                }
+                Job::Trim { .. } => {}
+            }
+            if let Err(e) = result {
+                self.fail(&e);
+                s.error.get_or_insert(e);
+            }
+            self.cv.notify_all();
+        }
+    }
+
+    /// Makes the log durable up to `target` (which must have been submitted): runs the
+    /// queue, then either fdatasyncs the head segment for everyone written so far, or
+    /// waits for the caller doing so and checks whether that covered `target`.
+    pub(crate) fn sync_to(&self, target: u64) -> Result<()> {
+        loop {
+            let mut s = self.state.lock();
+            if let Some(e) = s.error.take() {
+                return Err(e);
+            }
+            if self.failed() {
+                return Err(self.failure());
+            }
+            if s.durable >= target {
+                return Ok(());
+            }
+            if s.written < target {
+                if s.submitted < target {
+                    return Err(Error::state(
+                        "internal: sync beyond what was submitted for writing",
+                    ));
+                }
+                drop(s);
+                self.run_pending();
+                continue;
+            }
+            if s.syncing {
+                self.cv.wait(&mut s);
+                continue;
+            }
+            s.syncing = true;
+            let covered = s.written;
+            let head = s.head.clone();
+            drop(s);
+            let started = Instant::now();
+            let result = match &head {
+                Some(seg) => seg.file.sync_data().ctx("fdatasync segment", &seg.path),
+                None => Ok(()),
+            };
+            let mut s = self.state.lock();
+            s.syncing = false;
+            if head.is_some() {
+                s.fsyncs += 1;
+                s.fsync_time += started.elapsed();
+            }
+            self.cv.notify_all();
+            match result {
+                Ok(()) => s.durable = s.durable.max(covered),
+                Err(e) => {
+                    self.fail(&e);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// fsync/fdatasync calls made so far, and their total time.
+    pub(crate) fn fsync_stats(&self) -> (u64, Duration) {
+        let s = self.state.lock();
+        (s.fsyncs, s.fsync_time)
+    }
+
+    /// Counts an fsync made outside the pipeline (at close).
+    pub(crate) fn count_fsync(&self, took: Duration) {
+        let mut s = self.state.lock();
+        s.fsyncs += 1;
+        s.fsync_time += took;
+    }
+
+    /// The first job error not yet reported.
+    pub(crate) fn take_error(&self) -> Result<()> {
+        self.state.lock().error.take().map_or(Ok(()), Err)
+    }
+
+    /// Marks the pipeline failed: data reported as logged may not be on disk, so no
+    /// write may be accepted any more.
+    pub(crate) fn fail(&self, e: &Error) {
+        let mut msg = self.failure.lock();
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            *msg = format!(
+                "the WAL handle has failed and refuses writes; reopen it and read to recover \
+                 what is on disk (cause: {e})"
+            );
+        }
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// The error every call returns once the pipeline failed.
+    pub(crate) fn failure(&self) -> Error {
+        Error::state(self.failure.lock().clone())
+    }
+
+    /// Blocks the worker until there are jobs, `interval` has passed since `last_tick`,
+    /// or it is told to stop.
+    pub(crate) fn next_work(&self, interval: Option<Duration>, last_tick: Instant) -> Work {
+        let mut s = self.state.lock();
+        loop {
+            if !s.jobs.is_empty() {
+                return Work::Jobs;
+            }
+            if s.stop {
+                return Work::Stop;
+            }
+            // An interval too long to represent means "never".
+            match interval.and_then(|iv| last_tick.checked_add(iv)) {
+                None => self.cv.wait(&mut s),
+                Some(deadline) => {
+                    if Instant::now() >= deadline
+                        || self.cv.wait_until(&mut s, deadline).timed_out()
+                    {
+                        return Work::Tick;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks the worker to run what is queued and exit.
+    pub(crate) fn stop(&self) {
+        self.state.lock().stop = true;
+        self.cv.notify_all();
+    }
+}

@@ -1,0 +1,25 @@
+//! Counters a handle keeps since it was opened.
+
+use std::time::Duration;
+
+/// What a handle has done since it was opened (see [`Wal::stats`](crate::Wal::stats)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Segment files in the log now.
+    pub segments: u64,
+    /// Entry bytes logged (header, body and CRC).
+    pub bytes_written: u64,
+    /// Entries logged.
+    pub entries_written: u64,
+    /// Samples logged.
+    pub samples_written: u64,
+    /// fsync and fdatasync calls made.
+    pub fsyncs: u64,
+    /// Time spent in them.
+    pub fsync_time: Duration,
+    /// Damaged entries found by reads.
+    pub corruptions: u64,
+    /// Bytes removed from the log by repairs.
+    pub dropped_bytes: u64,
+}
