@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -28,6 +28,9 @@ use crate::truncate;
 use crate::writer::SegmentWriter;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Longest a sync waits for concurrent loggers to append, so one fdatasync covers them.
+const GATHER_LIMIT: Duration = Duration::from_micros(200);
 
 /// Encode buffers above this size are not kept between calls.
 const SCRATCH_KEEP: usize = 16 << 20;
@@ -58,10 +61,12 @@ impl Shared {
     /// Makes everything appended up to `target` durable. The buffer holding it is
     /// submitted first if nobody has yet.
     fn sync_to(&self, target: u64) -> Result<()> {
-        if self.io.submitted() < target {
+        self.io.sync_to(target, &|| {
+            // The leader of a group commit: let loggers that are encoding right now
+            // append first, then submit everyone's entries for one fdatasync.
+            self.io.gather_appends(GATHER_LIMIT);
             self.writer.lock().submit_buffer(&self.io);
-        }
-        self.io.sync_to(target)
+        })
     }
 
     /// Makes everything appended so far durable.
@@ -258,6 +263,9 @@ impl Wal {
         encode: impl FnOnce(&mut Vec<u8>) -> i64,
     ) -> Result<()> {
         self.check_writable()?;
+        if !empty {
+            self.shared.io.begin_append();
+        }
         let mut frame = SCRATCH.take();
         let result = (|| {
             let max_time = if empty {
@@ -271,6 +279,9 @@ impl Wal {
                 .lock()
                 .append(&frame, max_time, &self.shared.io)
         })();
+        if !empty {
+            self.shared.io.end_append();
+        }
         if frame.capacity() <= SCRATCH_KEEP {
             SCRATCH.set(frame);
         }
