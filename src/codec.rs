@@ -287,26 +287,52 @@ fn short_sample(b: &[u8; MAX_SAMPLE_LEN]) -> Option<(i64, i64, u64, usize)> {
 }
 
 /// Decodes a samples body into `out` (appending); returns the highest timestamp.
+#[cfg(test)]
 pub(crate) fn decode_samples(body: &[u8], out: &mut Vec<Sample>) -> Result<i64, DecodeError> {
+    let start = out.len();
+    let mut slots = std::mem::take(out);
+    let result = decode_samples_into(body, &mut slots, start);
+    let (n, max_t) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            slots.truncate(start);
+            *out = slots;
+            return Err(e);
+        }
+    };
+    slots.truncate(start + n);
+    *out = slots;
+    Ok(max_t)
+}
+
+/// Decodes a samples body into `slots[at..]`, growing `slots` if it is too short but
+/// never shrinking it, so a buffer reused between entries is not cleared each time.
+/// Returns how many samples were decoded and the highest timestamp.
+pub(crate) fn decode_samples_into(
+    body: &[u8],
+    slots: &mut Vec<Sample>,
+    at: usize,
+) -> Result<(usize, i64), DecodeError> {
     let mut max_t = i64::MIN;
     if body.is_empty() {
-        return Ok(max_t);
+        return Ok((0, max_t));
     }
     let mut c = Cursor::new(body);
     let (Some(base_ref), Some(base_t)) = (c.be64(), c.be64()) else {
         return err(format!("samples body of {} bytes has no base", body.len()));
     };
-    // Fill slots for as many samples as could fit (each takes at least 10 bytes), then
-    // cut to what was decoded: a plain store per sample, no capacity checks.
-    let start = out.len();
-    let zero = Sample {
-        series_ref: 0,
-        t: 0,
-        v: 0.0,
-    };
-    out.resize(start + c.remaining() / 10, zero);
+    // Room for as many samples as could fit (each takes at least 10 bytes).
+    let most = at + c.remaining() / 10;
+    if slots.len() < most {
+        let zero = Sample {
+            series_ref: 0,
+            t: 0,
+            v: 0.0,
+        };
+        slots.resize(most, zero);
+    }
     let mut n = 0;
-    for slot in &mut out[start..] {
+    for slot in &mut slots[at..most] {
         if c.remaining() == 0 {
             break;
         }
@@ -322,10 +348,7 @@ pub(crate) fn decode_samples(body: &[u8], out: &mut Vec<Sample>) -> Result<i64, 
             }
             None => match (c.varint(), c.varint(), c.be64()) {
                 (Some(dref), Some(dt), Some(v)) => (dref, dt, v),
-                _ => {
-                    out.truncate(start + n);
-                    return err(format!("samples body: sample {n} cut short or malformed"));
-                }
+                _ => return err(format!("samples body: sample {n} cut short or malformed")),
             },
         };
         let t = (base_t as i64).wrapping_add(dt);
@@ -337,8 +360,7 @@ pub(crate) fn decode_samples(body: &[u8], out: &mut Vec<Sample>) -> Result<i64, 
         };
         n += 1;
     }
-    out.truncate(start + n);
-    Ok(max_t)
+    Ok((n, max_t))
 }
 
 // ---- deletes ------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 //! Reading the entries of one segment file, in bounded memory.
 //!
-//! The reader pulls the file through a buffer of `CHUNK` bytes (grown only for an entry
+//! The reader pulls the file through a buffer of `READ_CHUNK` bytes (grown only for an entry
 //! that is larger, and never beyond the bytes left in the file), checks each entry's
 //! framing and CRC, and reports the first damaged entry with its offset instead of
 //! failing, so the caller can decide how to repair.
 
 use std::fs::File;
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -13,7 +14,8 @@ use crate::entry::{self, CRC_LEN, EntryType, HEADER_LEN, TypeByte};
 use crate::error::{IoContext, Result};
 use crate::segment;
 
-const CHUNK: usize = 4 << 20;
+/// Read size; small enough that what was read is still in cache when it is decoded.
+pub(crate) const READ_CHUNK: usize = 1 << 20;
 
 /// One step through a segment.
 pub(crate) enum Step<'a> {
@@ -79,7 +81,7 @@ impl<'p> SegmentReader<'p> {
             self.hi -= self.lo;
             self.lo = 0;
             let left = (self.end - self.buf_off) as usize;
-            let want = n.max(CHUNK.min(left));
+            let want = n.max(READ_CHUNK.min(left));
             if self.buf.len() < want {
                 self.buf.resize(want, 0);
             }
@@ -101,23 +103,92 @@ impl<'p> SegmentReader<'p> {
 
     /// Reads the next entry.
     pub(crate) fn next(&mut self) -> Result<Step<'_>> {
+        Ok(match self.step(true)? {
+            Raw::Entry {
+                offset,
+                entry_type,
+                start,
+                end,
+            } => Step::Entry {
+                offset,
+                entry_type,
+                body: &self.buf[start + HEADER_LEN..end - CRC_LEN],
+            },
+            Raw::End { offset } => Step::End { offset },
+            Raw::Corrupt { offset, reason } => Step::Corrupt { offset, reason },
+            // With filling allowed, the reader always gets the bytes it needs.
+            Raw::NeedMore => Step::Corrupt {
+                offset: self.pos(),
+                reason: "internal: reader stopped without reading".into(),
+            },
+        })
+    }
+
+    /// Reads the entries that are wholly in the buffer (reading more only if there are
+    /// none) and hands them over with the buffer; `spare` becomes the reader's buffer.
+    /// Says how the batch ended: more entries follow, the segment ended, or damage.
+    pub(crate) fn next_batch(&mut self, spare: Batch) -> Result<(Batch, BatchEnd)> {
+        let Batch {
+            buf: mut next_buf,
+            mut entries,
+        } = spare;
+        entries.clear();
+        let end = loop {
+            match self.step(entries.is_empty())? {
+                Raw::Entry {
+                    offset,
+                    entry_type,
+                    start,
+                    end,
+                } => entries.push(RawEntry {
+                    offset,
+                    entry_type,
+                    body: start + HEADER_LEN..end - CRC_LEN,
+                }),
+                Raw::NeedMore => break BatchEnd::More,
+                Raw::End { offset } => break BatchEnd::End { offset },
+                Raw::Corrupt { offset, reason } => break BatchEnd::Corrupt { offset, reason },
+            }
+        };
+        // The unread tail moves to the front of the new buffer; its length (not zeroed
+        // again) is the room `fill` reads into.
+        let tail = self.hi - self.lo;
+        if next_buf.len() < tail {
+            next_buf.resize(tail, 0);
+        }
+        next_buf[..tail].copy_from_slice(&self.buf[self.lo..self.hi]);
+        let buf = std::mem::replace(&mut self.buf, next_buf);
+        self.buf_off += self.lo as u64;
+        self.lo = 0;
+        self.hi = tail;
+        Ok((Batch { buf, entries }, end))
+    }
+
+    /// Parses the entry at the read position. Without `may_fill`, stops with `NeedMore`
+    /// where it would have to read from the file.
+    fn step(&mut self, may_fill: bool) -> Result<Raw> {
         let offset = self.pos();
         let left = self.end - offset;
         if left == 0 {
-            return Ok(Step::End { offset });
+            return Ok(Raw::End { offset });
         }
         let head_len = HEADER_LEN.min(left as usize);
-        if !self.fill(head_len)? {
-            if self.hi == self.lo {
-                // Trimmed to this entry boundary since it was opened (a finished segment
-                // losing its preallocated tail): a clean end.
-                self.end = offset;
-                return Ok(Step::End { offset });
+        if self.hi - self.lo < head_len {
+            if !may_fill {
+                return Ok(Raw::NeedMore);
             }
-            return Ok(self.shrunk(offset));
+            if !self.fill(head_len)? {
+                if self.hi == self.lo {
+                    // Trimmed to this entry boundary since it was opened (a finished
+                    // segment losing its preallocated tail): a clean end.
+                    self.end = offset;
+                    return Ok(Raw::End { offset });
+                }
+                return Ok(shrunk(offset));
+            }
         }
         let entry_type = match entry::classify(self.buf[self.lo]) {
-            TypeByte::End => return Ok(Step::End { offset }),
+            TypeByte::End => return Ok(Raw::End { offset }),
             TypeByte::Invalid(1) => {
                 return Ok(corrupt(offset, "reserved entry type 1 (symbols)".into()));
             }
@@ -146,8 +217,13 @@ impl<'p> SegmentReader<'p> {
             ));
         }
         // `total <= left`, and `left` bytes exist in the file, so this is a real size.
-        if !self.fill(total as usize)? {
-            return Ok(self.shrunk(offset));
+        if self.hi - self.lo < total as usize {
+            if !may_fill {
+                return Ok(Raw::NeedMore);
+            }
+            if !self.fill(total as usize)? {
+                return Ok(shrunk(offset));
+            }
         }
         let start = self.lo;
         let end = start + total as usize;
@@ -155,20 +231,64 @@ impl<'p> SegmentReader<'p> {
             return Ok(corrupt(offset, "checksum mismatch".into()));
         }
         self.lo = end;
-        Ok(Step::Entry {
+        Ok(Raw::Entry {
             offset,
             entry_type,
-            body: &self.buf[start + HEADER_LEN..end - CRC_LEN],
+            start,
+            end,
         })
-    }
-
-    fn shrunk(&self, offset: u64) -> Step<'static> {
-        corrupt(offset, "file shrank while being read".into())
     }
 }
 
-fn corrupt(offset: u64, reason: String) -> Step<'static> {
-    Step::Corrupt { offset, reason }
+/// A step before the entry's bytes are borrowed: positions in the buffer.
+enum Raw {
+    Entry {
+        offset: u64,
+        entry_type: EntryType,
+        start: usize,
+        end: usize,
+    },
+    End {
+        offset: u64,
+    },
+    Corrupt {
+        offset: u64,
+        reason: String,
+    },
+    NeedMore,
+}
+
+/// One entry of a batch: its offset in the segment and where its body lies in the
+/// batch's buffer.
+pub(crate) struct RawEntry {
+    pub offset: u64,
+    pub entry_type: EntryType,
+    pub body: Range<usize>,
+}
+
+/// Entries handed over together with the buffer holding them.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub buf: Vec<u8>,
+    pub entries: Vec<RawEntry>,
+}
+
+/// How a batch ended.
+pub(crate) enum BatchEnd {
+    /// More entries follow in this segment.
+    More,
+    /// The segment ended after the batch; `offset` is the end of its last entry.
+    End { offset: u64 },
+    /// The entry after the batch, at `offset`, is damaged.
+    Corrupt { offset: u64, reason: String },
+}
+
+fn shrunk(offset: u64) -> Raw {
+    corrupt(offset, "file shrank while being read".into())
+}
+
+fn corrupt(offset: u64, reason: String) -> Raw {
+    Raw::Corrupt { offset, reason }
 }
 
 #[cfg(test)]
