@@ -107,9 +107,7 @@ impl Decoder {
                 // The slots keep their length between entries: no clearing per entry.
                 let (n, max_t) =
                     codec::decode_samples_into(body, &mut self.samples, 0).map_err(undecodable)?;
-                seg.max_time = seg.max_time.max(max_t);
-                summary.samples += n as u64;
-                visit(Entry::Samples(&self.samples[..n]))
+                return deliver_samples(seg, &self.samples[..n], max_t, summary, visit);
             }
             EntryType::Deletes => {
                 self.tombstones.clear();
@@ -124,6 +122,71 @@ impl Decoder {
         match flow {
             ControlFlow::Continue(()) => Ok(()),
             ControlFlow::Break(()) => Err(Error::Aborted),
+        }
+    }
+}
+
+/// Delivers samples decoded already.
+fn deliver_samples(
+    seg: &mut SegmentMeta,
+    samples: &[Sample],
+    max_t: i64,
+    summary: &mut ReadSummary,
+    visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
+) -> Result<()> {
+    seg.max_time = seg.max_time.max(max_t);
+    summary.samples += samples.len() as u64;
+    summary.entries += 1;
+    match visit(Entry::Samples(samples)) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(Error::Aborted),
+    }
+}
+
+/// A batch of entries from the reading thread, with the samples entries it decoded
+/// itself: every other one, which splits the decoding between the two threads.
+#[derive(Default)]
+struct Chunk {
+    batch: Batch,
+    /// Per entry of the batch: decoded here or not.
+    pre: Vec<Predecoded>,
+    samples: Vec<Sample>,
+}
+
+enum Predecoded {
+    No,
+    Samples {
+        start: usize,
+        len: usize,
+        max_t: i64,
+    },
+    Bad(codec::DecodeError),
+}
+
+impl Chunk {
+    /// Decodes every other samples entry into `self.samples`.
+    fn predecode(&mut self) {
+        self.pre.clear();
+        let mut used = 0;
+        let mut odd = false;
+        for e in &self.batch.entries {
+            let mine = e.entry_type == EntryType::Samples && odd;
+            odd ^= e.entry_type == EntryType::Samples;
+            if !mine {
+                self.pre.push(Predecoded::No);
+                continue;
+            }
+            let body = &self.batch.buf[e.body.clone()];
+            self.pre.push(
+                match codec::decode_samples_into(body, &mut self.samples, used) {
+                    Ok((len, max_t)) => {
+                        let start = used;
+                        used += len;
+                        Predecoded::Samples { start, len, max_t }
+                    }
+                    Err(err) => Predecoded::Bad(err),
+                },
+            );
         }
     }
 }
@@ -148,7 +211,7 @@ pub(crate) fn read_segments(
         .collect();
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<Msg>(2);
-        let (spare_tx, spare_rx) = mpsc::channel::<Batch>();
+        let (spare_tx, spare_rx) = mpsc::channel::<Chunk>();
         let producer = std::thread::Builder::new()
             .name("tswal-reader".into())
             .spawn_scoped(scope, move || produce(&files, &tx, &spare_rx));
@@ -158,21 +221,44 @@ pub(crate) fn read_segments(
         let mut decoder = Decoder::default();
         for msg in rx {
             match msg {
-                Msg::Batch { seg, batch } => {
-                    for e in &batch.entries {
-                        let body = &batch.buf[e.body.clone()];
-                        decoder.deliver(
-                            &mut segments[seg],
-                            e.offset,
-                            e.entry_type,
-                            body,
-                            summary,
-                            visit,
-                        )?;
+                Msg::Chunk { seg, chunk } => {
+                    let seg_meta = &mut segments[seg];
+                    for (e, pre) in chunk.batch.entries.iter().zip(&chunk.pre) {
+                        match pre {
+                            Predecoded::No => {
+                                let body = &chunk.batch.buf[e.body.clone()];
+                                decoder.deliver(
+                                    seg_meta,
+                                    e.offset,
+                                    e.entry_type,
+                                    body,
+                                    summary,
+                                    visit,
+                                )?;
+                            }
+                            &Predecoded::Samples { start, len, max_t } => deliver_samples(
+                                seg_meta,
+                                &chunk.samples[start..start + len],
+                                max_t,
+                                summary,
+                                visit,
+                            )?,
+                            Predecoded::Bad(err) => {
+                                return Err(Error::Corruption {
+                                    segment: seg_meta.path.clone(),
+                                    offset: e.offset,
+                                    reason: format!(
+                                        "entry with a valid checksum does not decode: {err}"
+                                    ),
+                                });
+                            }
+                        }
                     }
                     // Buffers grown for a huge entry are not worth keeping.
-                    if batch.buf.len() <= 4 * READ_CHUNK {
-                        let _ = spare_tx.send(batch);
+                    if chunk.batch.buf.len() <= 4 * READ_CHUNK
+                        && chunk.samples.len() <= 4 * READ_CHUNK / 10
+                    {
+                        let _ = spare_tx.send(chunk);
                     }
                 }
                 Msg::SegmentEnd { seg, offset } => segments[seg].log_end = Some(offset),
@@ -196,9 +282,9 @@ pub(crate) fn read_segments(
 
 /// What the reading thread tells the decoding one, in log order.
 enum Msg {
-    Batch {
+    Chunk {
         seg: usize,
-        batch: Batch,
+        chunk: Chunk,
     },
     SegmentEnd {
         seg: usize,
@@ -214,7 +300,7 @@ enum Msg {
 
 /// The reading thread: framing and CRCs of every segment, in batches. Stops at damage,
 /// at an error, or when the decoding side has hung up (an aborted read).
-fn produce(files: &[(PathBuf, Option<u64>)], tx: &SyncSender<Msg>, spares: &Receiver<Batch>) {
+fn produce(files: &[(PathBuf, Option<u64>)], tx: &SyncSender<Msg>, spares: &Receiver<Chunk>) {
     for (seg, (path, limit)) in files.iter().enumerate() {
         let mut reader = match SegmentReader::open(path, *limit) {
             Ok(r) => r,
@@ -224,16 +310,20 @@ fn produce(files: &[(PathBuf, Option<u64>)], tx: &SyncSender<Msg>, spares: &Rece
             }
         };
         loop {
-            let spare = spares.try_recv().unwrap_or_default();
-            let (batch, end) = match reader.next_batch(spare) {
+            let mut chunk = spares.try_recv().unwrap_or_default();
+            let (batch, end) = match reader.next_batch(std::mem::take(&mut chunk.batch)) {
                 Ok(b) => b,
                 Err(e) => {
                     let _ = tx.send(Msg::Failed(e));
                     return;
                 }
             };
-            if !batch.entries.is_empty() && tx.send(Msg::Batch { seg, batch }).is_err() {
-                return;
+            chunk.batch = batch;
+            if !chunk.batch.entries.is_empty() {
+                chunk.predecode();
+                if tx.send(Msg::Chunk { seg, chunk }).is_err() {
+                    return;
+                }
             }
             let msg = match end {
                 BatchEnd::More => continue,
