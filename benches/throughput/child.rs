@@ -1,0 +1,244 @@
+//! The measured phases through the Rust API. Each runs in a child process of its own
+//! (the bench binary re-executed with `--child ...`), so the peak RSS it reports belongs
+//! to that phase alone. Results go to stdout as `key value` lines, the same protocol as
+//! the C program's.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tswal::{Entry, Options, Wal};
+
+use crate::sys::{self, Rss};
+use crate::workload::{self, SampleStream};
+
+pub const USAGE: &str = "\
+--child write    DIR SERIES ROUNDS SEGMENT_SIZE
+--child replay   DIR SEGMENT_SIZE [TRUNCATE_MINT]
+--child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS
+--child generate SERIES ROUNDS";
+
+/// Runs the phase `args` names (the words after `--child`).
+pub fn main(args: &[String]) -> Result<(), String> {
+    let num = |i: usize| -> Result<u64, String> {
+        args.get(i)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad or missing argument {i} in {args:?}\n{USAGE}"))
+    };
+    let dir = || Path::new(args.get(1).map_or("", String::as_str));
+    let result = match args.first().map(String::as_str) {
+        Some("write") => write(dir(), num(2)?, num(3)?, num(4)?),
+        Some("replay") => {
+            let mint = args.get(3).map(|_| num(3)).transpose()?;
+            replay(dir(), num(2)?, mint.map(|m| m as i64))
+        }
+        Some("durable") => durable(dir(), num(2)?, num(3)?, num(4)?, num(5)? as usize),
+        Some("generate") => generate(num(1)?, num(2)?),
+        _ => return Err(USAGE.into()),
+    };
+    result.map_err(|e| format!("--child {}: {e}", args.join(" ")))
+}
+
+fn options(segment_size: u64) -> Options {
+    Options {
+        segment_size,
+        ..Options::default()
+    }
+}
+
+fn report(key: &str, value: impl std::fmt::Display) {
+    println!("{key} {value}");
+}
+
+fn report_rss(rss: &Rss) {
+    report("rss_base_kib", rss.base_kib);
+    report("rss_peak_kib", rss.peak_kib());
+}
+
+/// Logs the series, then `rounds` rounds of samples in batches; times the log calls and
+/// the sync after them.
+fn write(dir: &Path, series: u64, rounds: u64, segment_size: u64) -> tswal::Result<()> {
+    let rss = Rss::start();
+    let wal = Wal::open(dir, options(segment_size))?;
+    let mut stream = SampleStream::new(1..series + 1, rounds);
+    let mut batch = Vec::with_capacity(workload::BATCH);
+
+    let start = Instant::now();
+    workload::log_all_series(&wal, series)?;
+    while stream.next_batch(&mut batch) {
+        wal.log_samples(&batch)?;
+    }
+    let write = start.elapsed();
+    wal.sync()?;
+    let write_sync = start.elapsed();
+    let closing = Instant::now();
+    wal.close()?;
+    let close = closing.elapsed();
+
+    report("write_s", write.as_secs_f64());
+    report("write_sync_s", write_sync.as_secs_f64());
+    report("close_s", close.as_secs_f64());
+    report("samples", series * rounds);
+    report_rss(&rss);
+    Ok(())
+}
+
+/// What the replay callback computes from every entry, so that no work can be skipped;
+/// the driver compares it between the Rust and the C replay.
+#[derive(Default)]
+struct Checksum {
+    series: u64,
+    label_bytes: u64,
+    samples: u64,
+    value_sum: f64,
+    max_t: i64,
+}
+
+/// Opens and reads the WAL in `dir`; then, if `mint` is given, truncates it there.
+fn replay(dir: &Path, segment_size: u64, mint: Option<i64>) -> tswal::Result<()> {
+    let rss = Rss::start();
+    let opening = Instant::now();
+    let wal = Wal::open(dir, options(segment_size))?;
+    let open = opening.elapsed();
+
+    let mut sum = Checksum {
+        max_t: i64::MIN,
+        ..Checksum::default()
+    };
+    let start = Instant::now();
+    wal.read(|entry| {
+        match entry {
+            Entry::Series(series) => {
+                sum.series += series.len() as u64;
+                for s in series {
+                    for l in s.labels {
+                        sum.label_bytes += (l.name.len() + l.value.len()) as u64;
+                    }
+                }
+            }
+            Entry::Samples(samples) => {
+                // Locals, not fields: stores through the captured reference would make
+                // each addition wait for the last one's store (they may alias `samples`
+                // as far as the compiler knows), and the bench would time the callback.
+                let (mut value_sum, mut max_t) = (sum.value_sum, sum.max_t);
+                for s in samples {
+                    value_sum += s.v;
+                    max_t = max_t.max(s.t);
+                }
+                sum.samples += samples.len() as u64;
+                (sum.value_sum, sum.max_t) = (value_sum, max_t);
+            }
+            Entry::Deletes(_) => {}
+        }
+        ControlFlow::Continue(())
+    })?;
+    let read = start.elapsed();
+    // Before truncation, which writes and is not part of the replay.
+    let peak = rss.peak_kib();
+
+    report("open_s", open.as_secs_f64());
+    report("read_s", read.as_secs_f64());
+    report("series", sum.series);
+    report("label_bytes", sum.label_bytes);
+    report("samples", sum.samples);
+    report("value_sum", sum.value_sum);
+    report("max_t", sum.max_t);
+    report("rss_base_kib", rss.base_kib);
+    report("rss_peak_kib", peak);
+
+    if let Some(mint) = mint {
+        let (segments, bytes) = sys::segment_files(dir);
+        report("segments_before", segments);
+        report("bytes_before", bytes);
+        let start = Instant::now();
+        wal.truncate(mint, |_| true)?;
+        report("truncate_s", start.elapsed().as_secs_f64());
+        let (segments, bytes) = sys::segment_files(dir);
+        report("segments_after", segments);
+        report("bytes_after", bytes);
+    }
+    wal.close()
+}
+
+/// Logs the samples of `rounds` rounds with a sync after every batch, from `threads`
+/// threads sharing one handle, each with its own slice of the series.
+fn durable(
+    dir: &Path,
+    series: u64,
+    rounds: u64,
+    segment_size: u64,
+    threads: usize,
+) -> tswal::Result<()> {
+    let wal = Wal::open(dir, options(segment_size))?;
+    workload::log_all_series(&wal, series)?;
+    wal.sync()?;
+
+    let latencies = Mutex::new(Vec::new());
+    let writer = |refs: std::ops::Range<u64>| -> tswal::Result<()> {
+        let mut stream = SampleStream::new(refs, rounds);
+        let mut batch = Vec::with_capacity(workload::BATCH);
+        let mut mine = Vec::new();
+        while stream.next_batch(&mut batch) {
+            wal.log_samples(&batch)?;
+            let syncing = Instant::now();
+            wal.sync()?;
+            mine.push(syncing.elapsed());
+        }
+        latencies.lock().unwrap().extend(mine);
+        Ok(())
+    };
+    let threads = threads.max(1) as u64;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                // Thread i owns refs [lo, hi): the i-th slice of 1..=series.
+                let lo = 1 + series * i / threads;
+                let hi = 1 + series * (i + 1) / threads;
+                s.spawn(move || writer(lo..hi))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("a durable writer thread panicked"))
+    })?;
+    let elapsed = start.elapsed();
+    wal.close()?;
+
+    let mut lat = latencies.into_inner().unwrap();
+    lat.sort();
+    let pct = |p: f64| -> f64 {
+        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len().max(1)) - 1;
+        lat.get(i).copied().unwrap_or(Duration::ZERO).as_secs_f64() * 1e3
+    };
+    report("time_s", elapsed.as_secs_f64());
+    report("samples", series * rounds);
+    report("syncs", lat.len());
+    report("sync_p50_ms", pct(0.50));
+    report("sync_p99_ms", pct(0.99));
+    report("sync_max_ms", pct(1.0));
+    Ok(())
+}
+
+/// Generates the workload without logging it: the share of the write timings that is
+/// the generator's, not the WAL's.
+fn generate(series: u64, rounds: u64) -> tswal::Result<()> {
+    let mut stream = SampleStream::new(1..series + 1, rounds);
+    let mut labels = workload::SeriesBatch::default();
+    let mut batch = Vec::with_capacity(workload::BATCH);
+    let start = Instant::now();
+    let mut first = 1;
+    while first <= series {
+        let end = (first + workload::SERIES_PER_ENTRY).min(series + 1);
+        labels.fill(first..end);
+        std::hint::black_box(&labels);
+        first = end;
+    }
+    while stream.next_batch(&mut batch) {
+        std::hint::black_box(&batch);
+    }
+    report("time_s", start.elapsed().as_secs_f64());
+    report("samples", series * rounds);
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! The output: the text table (stdout) and the JSON file, from the collected runs.
+
+use std::fmt::Write as _;
+
+use crate::report::{Json, Runs, Table, fixed, grouped, secs, si};
+use crate::sys::Machine;
+use crate::{Bench, Config, MIB, Main, Scale, workload};
+
+fn mib(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.1} MiB")
+    }
+}
+
+pub fn text(
+    bench: &Bench,
+    machine: &Machine,
+    m: &Main,
+    scaling: &[Scale],
+    revision: &str,
+) -> String {
+    let cfg = &bench.cfg;
+    let mut out = String::new();
+    let w = &mut out;
+    let seg_mib = cfg.segment_size as f64 / MIB as f64;
+    writeln!(w).unwrap();
+    writeln!(
+        w,
+        "tswal {} ({revision}) — cargo bench{}",
+        tswal::VERSION,
+        if cfg.quick { " --quick" } else { "" }
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "machine: {} CPUs, {}, {} MiB RAM, {}; bench dir on {} ({} at {})",
+        machine.cpus,
+        machine.cpu_model,
+        grouped(machine.mem_total_mib),
+        machine.kernel,
+        machine.fs_type,
+        machine.fs_device,
+        machine.fs_mount
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "workload: {} series (8-12 labels, {} per entry), then {} rounds of one sample per \
+         series = {} samples in entries of {}; segment_size {} MiB; median of {} run(s)",
+        grouped(cfg.series),
+        workload::SERIES_PER_ENTRY,
+        grouped(cfg.rounds),
+        grouped(cfg.samples()),
+        grouped(workload::BATCH as u64),
+        fixed(seg_mib, if seg_mib < 1.0 { 3 } else { 0 }),
+        cfg.runs
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "MB = 10^6 bytes of segment files (after close); RSS peak = VmHWM of the phase's \
+         process, growth = over its VmRSS before the phase\n"
+    )
+    .unwrap();
+
+    let range = |r: &Runs, k: &str| {
+        let s = r.stats(k);
+        format!("{} … {}", secs(s.min), secs(s.max))
+    };
+    let mut t = Table::new(&[
+        "phase",
+        "time",
+        "min … max",
+        "samples/s",
+        "MB/s",
+        "peak RSS",
+        "RSS growth",
+    ]);
+    for (name, r) in [("Rust API", &m.write_rust), ("C ABI", &m.write_c)] {
+        for (label, time, sfx) in [
+            ("write", "write_s", ""),
+            ("write+sync", "write_sync_s", "_sync"),
+        ] {
+            // One process measures both timings: its memory is shown once.
+            let (peak, growth) = match sfx {
+                "" => (r.median("rss_peak_mib"), r.median("rss_growth_mib")),
+                _ => (f64::NAN, f64::NAN),
+            };
+            t.row(vec![
+                format!("{label}, {name}"),
+                secs(r.median(time)),
+                range(r, time),
+                si(r.median(&format!("samples_per_s{sfx}"))),
+                fixed(r.median(&format!("mb_per_s{sfx}")), 1),
+                mib(peak),
+                mib(growth),
+            ]);
+        }
+    }
+    for (name, r) in [("Rust API", &m.replay_rust), ("C ABI", &m.replay_c)] {
+        t.row(vec![
+            format!("replay, {name}"),
+            secs(r.median("read_s")),
+            range(r, "read_s"),
+            si(r.median("samples_per_s")),
+            fixed(r.median("mb_per_s"), 1),
+            mib(r.median("rss_peak_mib")),
+            mib(r.median("rss_growth_mib")),
+        ]);
+    }
+    for (name, g) in [("Rust", &m.generate_rust), ("C", &m.generate_c)] {
+        t.row(vec![
+            format!("workload generation alone, {name}"),
+            secs(g.median("time_s")),
+            range(g, "time_s"),
+            si(g.median("samples_per_s")),
+        ]);
+    }
+    out.push_str(&t.render());
+
+    let tr = &m.truncate;
+    let wr = &m.write_rust;
+    writeln!(
+        out,
+        "\ntruncate at round {} (mint {}), keeping all series: {} (min {}, max {}); \
+         segments {} -> {}, {} MB -> {} MB",
+        cfg.truncate_round,
+        workload::round_time(cfg.truncate_round),
+        secs(tr.median("truncate_s")),
+        secs(tr.stats("truncate_s").min),
+        secs(tr.stats("truncate_s").max),
+        tr.median("segments_before"),
+        tr.median("segments_after"),
+        fixed(tr.median("bytes_before") / 1e6, 1),
+        fixed(tr.median("bytes_after") / 1e6, 1),
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "bytes on disk: {} bytes/sample ({} MB in {} segments, series included)\n",
+        fixed(wr.median("bytes_per_sample"), 2),
+        fixed(wr.median("bytes") / 1e6, 1),
+        wr.median("segments"),
+    )
+    .unwrap();
+
+    let mut t = Table::new(&[
+        "durable (wal_sync after every batch)",
+        "time",
+        "min … max",
+        "samples/s",
+        "syncs/s",
+        "sync p50",
+        "sync p99",
+        "sync max",
+    ]);
+    for (threads, r) in [(1, &m.durable_1), (cfg.durable_threads, &m.durable_n)] {
+        t.row(vec![
+            format!(
+                "{} samples, {threads} thread{}",
+                grouped(cfg.series * cfg.durable_rounds),
+                if threads == 1 { "" } else { "s" }
+            ),
+            secs(r.median("time_s")),
+            range(r, "time_s"),
+            si(r.median("samples_per_s")),
+            fixed(r.median("syncs_per_s"), 0),
+            format!("{} ms", fixed(r.median("sync_p50_ms"), 2)),
+            format!("{} ms", fixed(r.median("sync_p99_ms"), 2)),
+            format!("{} ms", fixed(r.median("sync_max_ms"), 2)),
+        ]);
+    }
+    out.push_str(&t.render());
+
+    let yes = |b: bool| {
+        if b {
+            "yes"
+        } else {
+            "NO (a bench bug: see the JSON)"
+        }
+    };
+    writeln!(
+        out,
+        "\nchecks: Rust and C writers produced identical segment files: {}; Rust and C \
+         replays agree: {} (series {}, samples {}, value sum {}, max t {})",
+        m.wal_identical.map_or("not compared", yes),
+        yes(m.checksums_equal),
+        m.replay_rust.median("series"),
+        m.replay_rust.median("samples"),
+        m.replay_rust.median("value_sum"),
+        m.replay_rust.median("max_t"),
+    )
+    .unwrap();
+
+    if !scaling.is_empty() {
+        scaling_table(&mut out, cfg, scaling);
+    }
+    for w in &bench.warnings {
+        writeln!(out, "\nWARNING: {w}").unwrap();
+    }
+    out
+}
+
+fn scaling_table(out: &mut String, cfg: &Config, scaling: &[Scale]) {
+    writeln!(
+        out,
+        "\nscaling, Rust API ({} series, segment_size {} MiB, median of {} run(s); \
+         time/sample relative to the smallest size):",
+        grouped(cfg.scaling_series),
+        cfg.scaling_segment_size / MIB,
+        cfg.scaling_runs
+    )
+    .unwrap();
+    let mut t = Table::new(&[
+        "samples",
+        "write",
+        "samples/s",
+        "t/sample",
+        "peak RSS",
+        "replay",
+        "samples/s",
+        "t/sample",
+        "peak RSS",
+        "on disk",
+        "bytes/sample",
+    ]);
+    let per_sample = |s: &Scale, r: &Runs, k: &str| r.median(k) / s.samples as f64;
+    let first = scaling.iter().find(|s| s.skipped.is_none());
+    for s in scaling {
+        if s.skipped.is_some() {
+            t.row(vec![grouped(s.samples), "skipped".into()]);
+            continue;
+        }
+        let ratio = |r: &Runs, k: &str, base: Option<&Runs>| {
+            let b = first
+                .zip(base)
+                .map_or(f64::NAN, |(f, b)| per_sample(f, b, k));
+            format!("{}x", fixed(per_sample(s, r, k) / b, 2))
+        };
+        let (wr, rp) = (&s.write, &s.replay);
+        t.row(vec![
+            grouped(s.samples),
+            secs(wr.median("write_s")),
+            si(wr.median("samples_per_s")),
+            ratio(wr, "write_s", first.map(|f| &f.write)),
+            mib(wr.median("rss_peak_mib")),
+            secs(rp.median("read_s")),
+            si(rp.median("samples_per_s")),
+            ratio(rp, "read_s", first.map(|f| &f.replay)),
+            mib(rp.median("rss_peak_mib")),
+            format!("{} MB", fixed(wr.median("bytes") / 1e6, 1)),
+            fixed(wr.median("bytes_per_sample"), 2),
+        ]);
+    }
+    out.push_str(&t.render());
+    for s in scaling {
+        if let Some(why) = &s.skipped {
+            writeln!(out, "{} samples skipped: {why}", grouped(s.samples)).unwrap();
+        }
+    }
+}
+
+pub fn json(
+    bench: &Bench,
+    machine: &Machine,
+    m: &Main,
+    scaling: &[Scale],
+    revision: &str,
+    c_command: &str,
+) -> Json {
+    let cfg = &bench.cfg;
+    let n = |x: u64| Json::Num(x as f64);
+    let scaling_json = scaling.iter().map(|s| {
+        Json::obj([
+            ("rounds", n(s.rounds)),
+            ("samples", n(s.samples)),
+            ("skipped", s.skipped.as_ref().map_or(Json::Null, Json::str)),
+            ("write_rust", s.write.to_json()),
+            ("replay_rust", s.replay.to_json()),
+        ])
+    });
+    Json::obj([
+        ("tswal_version", Json::str(tswal::VERSION)),
+        ("engine_revision", Json::str(revision)),
+        ("params", cfg.to_json()),
+        (
+            "warnings",
+            Json::Arr(bench.warnings.iter().map(Json::str).collect()),
+        ),
+        (
+            "machine",
+            Json::obj([
+                ("cpus", n(machine.cpus as u64)),
+                ("cpu_model", Json::str(&machine.cpu_model)),
+                ("mem_total_mib", n(machine.mem_total_mib)),
+                ("kernel", Json::str(&machine.kernel)),
+                ("bench_dir", Json::str(bench.work.to_string_lossy())),
+                ("fs_type", Json::str(&machine.fs_type)),
+                ("fs_device", Json::str(&machine.fs_device)),
+                ("fs_mount", Json::str(&machine.fs_mount)),
+                ("c_compile", Json::str(c_command)),
+            ]),
+        ),
+        (
+            "units",
+            Json::str(
+                "seconds (_s), milliseconds (_ms), bytes, KiB (_kib), MiB (_mib); \
+                 mb_per_s = 10^6 bytes of segment files per second",
+            ),
+        ),
+        (
+            "phases",
+            Json::obj([
+                ("write_rust", m.write_rust.to_json()),
+                ("write_c", m.write_c.to_json()),
+                ("replay_rust", m.replay_rust.to_json()),
+                ("replay_c", m.replay_c.to_json()),
+                ("truncate", m.truncate.to_json()),
+                ("durable_1_thread", m.durable_1.to_json()),
+                (
+                    format!("durable_{}_threads", cfg.durable_threads).as_str(),
+                    m.durable_n.to_json(),
+                ),
+                ("generate_only_rust", m.generate_rust.to_json()),
+                ("generate_only_c", m.generate_c.to_json()),
+            ]),
+        ),
+        (
+            "checks",
+            Json::obj([
+                (
+                    "wal_identical_rust_c",
+                    m.wal_identical.map_or(Json::Null, Json::Bool),
+                ),
+                ("replay_checksums_equal", Json::Bool(m.checksums_equal)),
+            ]),
+        ),
+        (
+            "scaling",
+            Json::obj([
+                ("enabled", Json::Bool(cfg.scaling)),
+                ("series", n(cfg.scaling_series)),
+                ("segment_size", n(cfg.scaling_segment_size)),
+                ("runs", n(cfg.scaling_runs as u64)),
+                ("sizes", Json::Arr(scaling_json.collect())),
+            ]),
+        ),
+    ])
+}

@@ -1,0 +1,148 @@
+//! What the bench asks of the system: memory of this process, segment files, free space,
+//! and a description of the machine.
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(field: &str) -> u64 {
+    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Memory of this process over one phase: RSS at the start, peak (VmHWM) since then.
+pub struct Rss {
+    pub base_kib: u64,
+}
+
+impl Rss {
+    pub fn start() -> Rss {
+        // Resets VmHWM to the current RSS (Linux >= 4.0), so the peak is this phase's
+        // even if process start-up briefly used more. Without it the peak is since exec.
+        let _ = fs::write("/proc/self/clear_refs", "5");
+        Rss {
+            base_kib: status_kib("VmRSS"),
+        }
+    }
+
+    pub fn peak_kib(&self) -> u64 {
+        status_kib("VmHWM")
+    }
+}
+
+/// Number and total size of the segment files (all-digit names) in `dir`.
+pub fn segment_files(dir: &Path) -> (u64, u64) {
+    let mut count = 0;
+    let mut bytes = 0;
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let is_segment = !name.is_empty() && name.as_bytes().iter().all(u8::is_ascii_digit);
+        if let (true, Ok(meta)) = (is_segment, entry.metadata()) {
+            count += 1;
+            bytes += meta.len();
+        }
+    }
+    (count, bytes)
+}
+
+/// Whether two directories hold the same segment files with the same bytes.
+pub fn same_segments(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let names = |d: &Path| -> std::io::Result<Vec<_>> {
+        let mut v: Vec<_> = fs::read_dir(d)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        v.retain(|n| n.as_bytes().iter().all(u8::is_ascii_digit));
+        v.sort();
+        Ok(v)
+    };
+    let (na, nb) = (names(a)?, names(b)?);
+    if na != nb {
+        return Ok(false);
+    }
+    for n in &na {
+        if fs::read(a.join(n))? != fs::read(b.join(n))? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Bytes available to this user on the filesystem of `path`.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` is a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// The machine the numbers come from.
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+    pub mem_total_mib: u64,
+    pub kernel: String,
+    /// Filesystem type, device and mount point holding the bench directory.
+    pub fs_type: String,
+    pub fs_device: String,
+    pub fs_mount: String,
+}
+
+impl Machine {
+    pub fn describe(bench_dir: &Path) -> Machine {
+        let read = |p: &str| fs::read_to_string(p).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let field = |text: &str, key: &str| -> Option<String> {
+            text.lines()
+                .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let mem_total_kib: u64 = field(&read("/proc/meminfo"), "MemTotal")
+            .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        let (fs_type, fs_device, fs_mount) = mount_of(bench_dir);
+        Machine {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model: field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
+            mem_total_mib: mem_total_kib / 1024,
+            kernel: format!(
+                "{} {}",
+                read("/proc/sys/kernel/ostype").trim(),
+                read("/proc/sys/kernel/osrelease").trim()
+            ),
+            fs_type,
+            fs_device,
+            fs_mount,
+        }
+    }
+}
+
+/// (type, device, mount point) of the mount holding `path`: the longest mount point
+/// that is a prefix of it.
+fn mount_of(path: &Path) -> (String, String, String) {
+    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut best: Option<(String, String, String)> = None;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [device, mount, fs_type, ..] = f[..] else {
+            continue;
+        };
+        // /proc/mounts writes a space in a path as \040.
+        let mount = mount.replace("\\040", " ");
+        let longer = best.as_ref().is_none_or(|b| mount.len() >= b.2.len());
+        if path.starts_with(&mount) && longer {
+            best = Some((fs_type.into(), device.into(), mount));
+        }
+    }
+    best.unwrap_or_else(|| ("unknown".into(), "unknown".into(), "?".into()))
+}
