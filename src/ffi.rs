@@ -249,33 +249,32 @@ unsafe fn with_handle(w: *const wal_t, f: impl FnOnce(&Wal) -> Result<(), Error>
     status
 }
 
-/// A slice from a C array, refusing NULL with a non-zero length.
+/// A slice from a C array, refusing NULL with a non-zero length. `what` names the
+/// argument in the error message; it is only called on error.
 ///
 /// # Safety
 /// If `ptr` is non-NULL it must point to `len` readable, initialised `T`s that stay valid
 /// and unmodified for `'a`.
-unsafe fn slice_arg<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T], Error> {
+unsafe fn slice_arg<'a, T, W: std::fmt::Display>(
+    ptr: *const T,
+    len: usize,
+    what: impl FnOnce() -> W,
+) -> Result<&'a [T], Error> {
     if len == 0 {
         return Ok(&[]);
     }
-    if ptr.is_null() {
-        return Err(Error::invalid(format!(
-            "{what} is NULL but its length is {len}"
-        )));
-    }
-    if !ptr.is_aligned() {
-        return Err(Error::invalid(format!(
-            "{what} is not aligned for its type"
-        )));
-    }
-    if len > isize::MAX as usize / size_of::<T>().max(1) {
-        return Err(Error::invalid(format!(
-            "{what} length {len} is impossibly large"
-        )));
-    }
-    // SAFETY: non-NULL, aligned, total size within isize::MAX, and readable for `len`
-    // elements by the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+    let problem = if ptr.is_null() {
+        format!("is NULL but its length is {len}")
+    } else if !ptr.is_aligned() {
+        "is not aligned for its type".to_string()
+    } else if len > isize::MAX as usize / size_of::<T>().max(1) {
+        format!("length {len} is impossibly large")
+    } else {
+        // SAFETY: non-NULL, aligned, total size within isize::MAX, and readable for
+        // `len` elements by the caller's contract.
+        return Ok(unsafe { std::slice::from_raw_parts(ptr, len) });
+    };
+    Err(Error::invalid(format!("{} {problem}", what())))
 }
 
 /// Byte strings of a label array, as Rust labels.
@@ -288,11 +287,11 @@ unsafe fn labels_arg<'a>(
     series_index: usize,
 ) -> Result<(), Error> {
     for (j, l) in labels.iter().enumerate() {
-        let what = |field: &str| format!("series[{series_index}].labels[{j}].{field}");
+        let what = |field| move || format!("series[{series_index}].labels[{j}].{field}");
         // SAFETY: forwarded from this function's contract.
-        let name = unsafe { slice_arg(l.name.cast::<u8>(), l.name_len, &what("name"))? };
+        let name = unsafe { slice_arg(l.name.cast::<u8>(), l.name_len, what("name"))? };
         // SAFETY: as above.
-        let value = unsafe { slice_arg(l.value.cast::<u8>(), l.value_len, &what("value"))? };
+        let value = unsafe { slice_arg(l.value.cast::<u8>(), l.value_len, what("value"))? };
         out.push(Label { name, value });
     }
     Ok(())
@@ -474,12 +473,12 @@ pub unsafe extern "C" fn wal_log_series(
     unsafe {
         with_handle(w, |wal| {
             // SAFETY: the caller guarantees `series` holds `len` elements if non-NULL.
-            let input = slice_arg(series, len, "series")?;
+            let input = slice_arg(series, len, || "series")?;
             let mut labels: Vec<Label<'_>> = Vec::new();
             for (i, s) in input.iter().enumerate() {
-                let what = format!("series[{i}].labels");
+                let what = || format!("series[{i}].labels");
                 // SAFETY: the caller guarantees the label arrays and bytes.
-                labels_arg(slice_arg(s.labels, s.labels_len, &what)?, &mut labels, i)?;
+                labels_arg(slice_arg(s.labels, s.labels_len, what)?, &mut labels, i)?;
             }
             let mut start = 0;
             let converted: Vec<Series<'_>> = input
@@ -514,7 +513,7 @@ pub unsafe extern "C" fn wal_log_samples(
         with_handle(w, |wal| {
             // SAFETY: `wal_sample` and `Sample` have the same layout (checked at compile
             // time), and the caller guarantees `len` readable elements.
-            let samples = slice_arg(samples.cast::<Sample>(), len, "samples")?;
+            let samples = slice_arg(samples.cast::<Sample>(), len, || "samples")?;
             wal.log_samples(samples)
         })
     }
@@ -536,7 +535,7 @@ pub unsafe extern "C" fn wal_log_deletes(
         with_handle(w, |wal| {
             // SAFETY: same layout as `Tombstone` (checked at compile time); the caller
             // guarantees `len` readable elements.
-            let tombstones = slice_arg(tombstones.cast::<Tombstone>(), len, "tombstones")?;
+            let tombstones = slice_arg(tombstones.cast::<Tombstone>(), len, || "tombstones")?;
             wal.log_deletes(tombstones)
         })
     }
