@@ -3,6 +3,7 @@
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::codec::{self, SeriesSpan};
@@ -144,7 +145,8 @@ fn deliver_samples(
 }
 
 /// A batch of entries from the reading thread, with the samples entries it decoded
-/// itself: every other one, which splits the decoding between the two threads.
+/// itself: every other one while the decoding thread is behind (it has batches
+/// waiting), none while the reading thread is the slower one.
 #[derive(Default)]
 struct Chunk {
     batch: Batch,
@@ -164,13 +166,13 @@ enum Predecoded {
 }
 
 impl Chunk {
-    /// Decodes every other samples entry into `self.samples`.
-    fn predecode(&mut self) {
+    /// Decodes every other samples entry into `self.samples` if `share`, none if not.
+    fn predecode(&mut self, share: bool) {
         self.pre.clear();
         let mut used = 0;
         let mut odd = false;
         for e in &self.batch.entries {
-            let mine = e.entry_type == EntryType::Samples && odd;
+            let mine = share && e.entry_type == EntryType::Samples && odd;
             odd ^= e.entry_type == EntryType::Samples;
             if !mine {
                 self.pre.push(Predecoded::No);
@@ -209,12 +211,15 @@ pub(crate) fn read_segments(
         .enumerate()
         .map(|(i, s)| (s.path.clone(), limit.filter(|_| i + 1 == segments.len())))
         .collect();
+    // Batches sent but not yet taken by the decoding side.
+    let queued = AtomicUsize::new(0);
+    let queued = &queued;
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<Msg>(2);
         let (spare_tx, spare_rx) = mpsc::channel::<Chunk>();
         let producer = std::thread::Builder::new()
             .name("tswal-reader".into())
-            .spawn_scoped(scope, move || produce(&files, &tx, &spare_rx));
+            .spawn_scoped(scope, move || produce(&files, &tx, &spare_rx, queued));
         if producer.is_err() {
             return read_segments_here(segments, limit, summary, visit);
         }
@@ -222,6 +227,7 @@ pub(crate) fn read_segments(
         for msg in rx {
             match msg {
                 Msg::Chunk { seg, chunk } => {
+                    queued.fetch_sub(1, Ordering::Relaxed);
                     let seg_meta = &mut segments[seg];
                     for (e, pre) in chunk.batch.entries.iter().zip(&chunk.pre) {
                         match pre {
@@ -300,7 +306,12 @@ enum Msg {
 
 /// The reading thread: framing and CRCs of every segment, in batches. Stops at damage,
 /// at an error, or when the decoding side has hung up (an aborted read).
-fn produce(files: &[(PathBuf, Option<u64>)], tx: &SyncSender<Msg>, spares: &Receiver<Chunk>) {
+fn produce(
+    files: &[(PathBuf, Option<u64>)],
+    tx: &SyncSender<Msg>,
+    spares: &Receiver<Chunk>,
+    queued: &AtomicUsize,
+) {
     for (seg, (path, limit)) in files.iter().enumerate() {
         let mut reader = match SegmentReader::open(path, *limit) {
             Ok(r) => r,
@@ -320,7 +331,8 @@ fn produce(files: &[(PathBuf, Option<u64>)], tx: &SyncSender<Msg>, spares: &Rece
             };
             chunk.batch = batch;
             if !chunk.batch.entries.is_empty() {
-                chunk.predecode();
+                chunk.predecode(queued.load(Ordering::Relaxed) > 0);
+                queued.fetch_add(1, Ordering::Relaxed);
                 if tx.send(Msg::Chunk { seg, chunk }).is_err() {
                     return;
                 }
