@@ -5,6 +5,7 @@
 //! body could hold, whatever counts it claims.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use crate::record::{Label, Sample, Series, Tombstone};
 
@@ -192,35 +193,8 @@ pub(crate) fn decode_series<'a>(
 const MAX_SAMPLE_LEN: usize = 28;
 
 #[inline(always)]
-fn write_uvarint(dst: &mut [u8], mut x: u64) -> usize {
-    let mut i = 0;
-    while x >= 0x80 {
-        dst[i] = x as u8 | 0x80;
-        x >>= 7;
-        i += 1;
-    }
-    dst[i] = x as u8;
-    i + 1
-}
-
-#[inline(always)]
 fn zigzag(x: i64) -> u64 {
     ((x << 1) ^ (x >> 63)) as u64
-}
-
-/// Writes `x` as a uvarint at the start of `dst` (which has room for the longest one);
-/// returns its length. One- and two-byte values (most deltas) take one 8-byte store.
-#[inline(always)]
-fn put_uvarint_at(dst: &mut [u8], x: u64) -> usize {
-    let (word, len) = if x < 0x80 {
-        (x, 1)
-    } else if x < 0x4000 {
-        ((x & 0x7f) | 0x80 | ((x >> 7) << 8), 2)
-    } else {
-        return write_uvarint(dst, x);
-    };
-    dst[..8].copy_from_slice(&word.to_le_bytes());
-    len
 }
 
 /// Appends the samples body; returns the highest timestamp (`i64::MIN` if empty).
@@ -228,26 +202,63 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
     let Some(first) = samples.first() else {
         return i64::MIN;
     };
-    // Encode into room for the worst case, then cut to what was used: no per-byte
-    // capacity checks.
+    // Encode into room for the worst case, then keep what was used: no per-byte
+    // capacity checks, and the room is not zeroed first.
     let start = out.len();
-    out.resize(start + 16 + samples.len() * MAX_SAMPLE_LEN, 0);
-    let buf = &mut out[start..];
-    buf[..8].copy_from_slice(&first.series_ref.to_be_bytes());
-    buf[8..16].copy_from_slice(&first.t.to_be_bytes());
+    out.reserve(16 + samples.len() * MAX_SAMPLE_LEN);
+    let room = &mut out.spare_capacity_mut()[..16 + samples.len() * MAX_SAMPLE_LEN];
+    put_bytes(room, 0, first.series_ref.to_be_bytes());
+    put_bytes(room, 8, first.t.to_be_bytes());
     let mut pos = 16;
     let mut max_t = i64::MIN;
     for s in samples {
-        let dst = &mut buf[pos..pos + MAX_SAMPLE_LEN];
         let dref = (s.series_ref as i64).wrapping_sub(first.series_ref as i64);
-        let mut n = put_uvarint_at(dst, zigzag(dref));
-        n += put_uvarint_at(&mut dst[n..], zigzag(s.t.wrapping_sub(first.t)));
-        dst[n..n + 8].copy_from_slice(&s.v.to_bits().to_be_bytes());
-        pos += n + 8;
+        pos = put_uvarint_uninit(room, pos, zigzag(dref));
+        pos = put_uvarint_uninit(room, pos, zigzag(s.t.wrapping_sub(first.t)));
+        put_bytes(room, pos, s.v.to_bits().to_be_bytes());
+        pos += 8;
         max_t = max_t.max(s.t);
     }
-    out.truncate(start + pos);
+    // SAFETY: `room` is the spare capacity right after `start`, and every byte of
+    // `room[..pos]` was written above: the header, then each sample's varints and value
+    // at consecutive positions (`put_*` write every byte they count, and more only
+    // beyond `pos`). `pos` is within the reserved capacity because `room` is.
+    unsafe { out.set_len(start + pos) };
     max_t
+}
+
+/// Writes 8 bytes at `at` of uninitialised room.
+#[inline(always)]
+fn put_bytes(room: &mut [MaybeUninit<u8>], at: usize, bytes: [u8; 8]) {
+    for (slot, b) in room[at..at + 8].iter_mut().zip(bytes) {
+        slot.write(b);
+    }
+}
+
+/// Writes `x` as a uvarint at `at` of uninitialised room (with space for the longest
+/// one); returns the position after it. One- and two-byte values take one 8-byte store.
+#[inline(always)]
+fn put_uvarint_uninit(room: &mut [MaybeUninit<u8>], at: usize, mut x: u64) -> usize {
+    if x < 0x80 {
+        put_bytes(room, at, x.to_le_bytes());
+        return at + 1;
+    }
+    if x < 0x4000 {
+        put_bytes(
+            room,
+            at,
+            ((x & 0x7f) | 0x80 | ((x >> 7) << 8)).to_le_bytes(),
+        );
+        return at + 2;
+    }
+    let mut i = at;
+    while x >= 0x80 {
+        room[i].write(x as u8 | 0x80);
+        x >>= 7;
+        i += 1;
+    }
+    room[i].write(x as u8);
+    i + 1
 }
 
 /// Reads a one- or two-byte uvarint at the start of `w` (little-endian bytes).
