@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tswal::{Entry, Options, Wal};
+use tswal::{Entry, Options, SyncMode, Wal};
 
 use crate::sys::{self, Rss};
 use crate::workload::{self, SampleStream};
@@ -16,7 +16,7 @@ use crate::workload::{self, SampleStream};
 pub const USAGE: &str = "\
 --child write    DIR SERIES ROUNDS SEGMENT_SIZE
 --child replay   DIR SEGMENT_SIZE [TRUNCATE_MINT]
---child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS
+--child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always
 --child generate SERIES ROUNDS";
 
 /// Runs the phase `args` names (the words after `--child`).
@@ -33,7 +33,11 @@ pub fn main(args: &[String]) -> Result<(), String> {
             let mint = args.get(3).map(|_| num(3)).transpose()?;
             replay(dir(), num(2)?, mint.map(|m| m as i64))
         }
-        Some("durable") => durable(dir(), num(2)?, num(3)?, num(4)?, num(5)? as usize),
+        Some("durable") => {
+            let mode = args.get(6).and_then(|m| DurableMode::parse(m));
+            let mode = mode.ok_or_else(|| format!("bad or missing durable mode\n{USAGE}"))?;
+            durable(dir(), num(2)?, num(3)?, num(4)?, num(5)? as usize, mode)
+        }
         Some("generate") => generate(num(1)?, num(2)?),
         _ => return Err(USAGE.into()),
     };
@@ -161,16 +165,68 @@ fn replay(dir: &Path, segment_size: u64, mint: Option<i64>) -> tswal::Result<()>
     wal.close()
 }
 
-/// Logs the samples of `rounds` rounds with a sync after every batch, from `threads`
-/// threads sharing one handle, each with its own slice of the series.
+/// How the durable phase makes each batch durable before logging the next.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DurableMode {
+    /// `SyncMode::None`, and `Wal::sync` after every `log_samples`.
+    SyncCall,
+    /// `SyncMode::Always`: each `log_samples` returns once its entry is fdatasynced.
+    Always,
+}
+
+impl DurableMode {
+    pub const ALL: [DurableMode; 2] = [DurableMode::SyncCall, DurableMode::Always];
+
+    /// The word on the child's command line, also used in JSON keys.
+    pub fn arg(self) -> &'static str {
+        match self {
+            DurableMode::SyncCall => "wal_sync",
+            DurableMode::Always => "always",
+        }
+    }
+
+    fn parse(s: &str) -> Option<DurableMode> {
+        DurableMode::ALL.into_iter().find(|m| m.arg() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DurableMode::SyncCall => "wal_sync after every batch",
+            DurableMode::Always => "SyncMode::Always",
+        }
+    }
+
+    /// What the latency percentiles time.
+    pub fn timed_call(self) -> &'static str {
+        match self {
+            DurableMode::SyncCall => "the wal_sync call after each log_samples",
+            DurableMode::Always => "each log_samples call",
+        }
+    }
+}
+
+/// Logs the samples of `rounds` rounds, each batch durable before the next, from
+/// `threads` threads sharing one handle, each with its own slice of the series. Reports
+/// the fsyncs the handle made meanwhile (from `Wal::stats`).
 fn durable(
     dir: &Path,
     series: u64,
     rounds: u64,
     segment_size: u64,
     threads: usize,
+    mode: DurableMode,
 ) -> tswal::Result<()> {
-    let wal = Wal::open(dir, options(segment_size))?;
+    let sync = match mode {
+        DurableMode::SyncCall => SyncMode::None,
+        DurableMode::Always => SyncMode::Always,
+    };
+    let wal = Wal::open(
+        dir,
+        Options {
+            sync,
+            ..options(segment_size)
+        },
+    )?;
     workload::log_all_series(&wal, series)?;
     wal.sync()?;
 
@@ -180,15 +236,25 @@ fn durable(
         let mut batch = Vec::with_capacity(workload::BATCH);
         let mut mine = Vec::new();
         while stream.next_batch(&mut batch) {
-            wal.log_samples(&batch)?;
-            let syncing = Instant::now();
-            wal.sync()?;
-            mine.push(syncing.elapsed());
+            match mode {
+                DurableMode::SyncCall => {
+                    wal.log_samples(&batch)?;
+                    let syncing = Instant::now();
+                    wal.sync()?;
+                    mine.push(syncing.elapsed());
+                }
+                DurableMode::Always => {
+                    let logging = Instant::now();
+                    wal.log_samples(&batch)?;
+                    mine.push(logging.elapsed());
+                }
+            }
         }
         latencies.lock().unwrap().extend(mine);
         Ok(())
     };
     let threads = threads.max(1) as u64;
+    let before = wal.stats()?;
     let start = Instant::now();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -204,20 +270,31 @@ fn durable(
             .try_for_each(|h| h.join().expect("a durable writer thread panicked"))
     })?;
     let elapsed = start.elapsed();
+    let after = wal.stats()?;
     wal.close()?;
 
     let mut lat = latencies.into_inner().unwrap();
     lat.sort();
+    let entries = after.entries_written - before.entries_written;
+    let samples = after.samples_written - before.samples_written;
     let pct = |p: f64| -> f64 {
         let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len().max(1)) - 1;
         lat.get(i).copied().unwrap_or(Duration::ZERO).as_secs_f64() * 1e3
     };
     report("time_s", elapsed.as_secs_f64());
-    report("samples", series * rounds);
-    report("syncs", lat.len());
-    report("sync_p50_ms", pct(0.50));
-    report("sync_p99_ms", pct(0.99));
-    report("sync_max_ms", pct(1.0));
+    report("samples", samples);
+    report("entries", entries);
+    // The driver checks these against `entries` and `samples`.
+    report("timed_calls", lat.len());
+    report("samples_logged", series * rounds);
+    report("fsyncs", after.fsyncs - before.fsyncs);
+    report(
+        "fsync_s",
+        (after.fsync_time - before.fsync_time).as_secs_f64(),
+    );
+    report("latency_p50_ms", pct(0.50));
+    report("latency_p99_ms", pct(0.99));
+    report("latency_max_ms", pct(1.0));
     Ok(())
 }
 

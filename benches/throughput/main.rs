@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+use child::DurableMode;
 use report::{Json, Run, Runs};
 use sys::Machine;
 
@@ -335,14 +336,28 @@ struct Main {
     replay_rust: Runs,
     replay_c: Runs,
     truncate: Runs,
-    durable_1: Runs,
-    durable_n: Runs,
+    /// One per `DurableMode::ALL`.
+    durable: Vec<Durable>,
     generate_rust: Runs,
     generate_c: Runs,
     /// The Rust and the C writer produced the same bytes (first run).
     wal_identical: Option<bool>,
     /// Every run's Rust and C replays computed the same checksum.
     checksums_equal: bool,
+}
+
+/// The durable writes of one mode, with 1 and with `Config::durable_threads` threads.
+struct Durable {
+    mode: DurableMode,
+    one: Runs,
+    many: Runs,
+}
+
+impl Durable {
+    /// Throughput with `durable_threads` threads over that with 1 (ratio of medians).
+    fn speedup(&self) -> f64 {
+        self.many.median("samples_per_s") / self.one.median("samples_per_s")
+    }
 }
 
 /// One size of the scaling series.
@@ -413,14 +428,30 @@ impl Bench {
         Ok(run)
     }
 
-    fn durable(&self, dir: &Path, threads: u64) -> Result<Run, String> {
+    fn durable(&self, dir: &Path, threads: u64, mode: DurableMode) -> Result<Run, String> {
         let cfg = &self.cfg;
         let (s, r) = (cfg.series.to_string(), cfg.durable_rounds.to_string());
         let (g, t) = (cfg.segment_size.to_string(), threads.to_string());
-        let mut run = self.child(Api::Rust, &[&"durable", &dir, &s, &r, &g, &t])?;
-        let time = get(&run, "time_s");
-        run.insert("samples_per_s".into(), get(&run, "samples") / time);
-        run.insert("syncs_per_s".into(), get(&run, "syncs") / time);
+        let args: [Arg<'_>; 7] = [&"durable", &dir, &s, &r, &g, &t, &mode.arg()];
+        let mut run = self.child(Api::Rust, &args)?;
+        // Wal::stats must count what the bench logged, or its fsyncs mean nothing.
+        let (entries, samples) = (get(&run, "entries"), get(&run, "samples"));
+        if entries != get(&run, "timed_calls") || samples != get(&run, "samples_logged") {
+            return Err(format!(
+                "durable write ({}, {threads} threads): Wal::stats counts {entries} entries \
+                 and {samples} samples, the bench logged {} and {}",
+                mode.arg(),
+                get(&run, "timed_calls"),
+                get(&run, "samples_logged"),
+            ));
+        }
+        run.remove("samples_logged");
+        let (time, fsyncs) = (get(&run, "time_s"), get(&run, "fsyncs"));
+        run.insert("samples_per_s".into(), samples / time);
+        run.insert("entries_per_s".into(), entries / time);
+        run.insert("fsyncs_per_s".into(), fsyncs / time);
+        run.insert("entries_per_fsync".into(), entries / fsyncs);
+        run.insert("fsync_avg_ms".into(), get(&run, "fsync_s") / fsyncs * 1e3);
         Ok(run)
     }
 
@@ -457,6 +488,13 @@ impl Bench {
         let mint = workload::round_time(cfg.truncate_round);
         let mut m = Main {
             checksums_equal: true,
+            durable: DurableMode::ALL
+                .map(|mode| Durable {
+                    mode,
+                    one: Runs::default(),
+                    many: Runs::default(),
+                })
+                .into(),
             ..Main::default()
         };
         for i in 1..=cfg.runs {
@@ -489,14 +527,17 @@ impl Bench {
             m.replay_rust.push(rust_run);
             self.remove(&rust_dir)?;
 
-            for (threads, runs) in [
-                (1, &mut m.durable_1),
-                (cfg.durable_threads, &mut m.durable_n),
-            ] {
-                say(&format!("durable write, {threads} thread(s)"));
-                let dir = self.work.join(format!("run{i}-durable{threads}"));
-                runs.push(self.durable(&dir, threads)?);
-                self.remove(&dir)?;
+            for (k, &mode) in DurableMode::ALL.iter().enumerate() {
+                let d = &mut m.durable[k];
+                for (threads, runs) in [(1, &mut d.one), (cfg.durable_threads, &mut d.many)] {
+                    let label = mode.label();
+                    say(&format!("durable write, {label}, {threads} thread(s)"));
+                    let dir = self
+                        .work
+                        .join(format!("run{i}-durable-{}{threads}", mode.arg()));
+                    runs.push(self.durable(&dir, threads, mode)?);
+                    self.remove(&dir)?;
+                }
             }
 
             say("workload generation alone, Rust and C");

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::report::{Json, Runs, Table, fixed, grouped, secs, si};
 use crate::sys::Machine;
-use crate::{Bench, Config, MIB, Main, Scale, workload};
+use crate::{Bench, Config, Durable, MIB, Main, Scale, workload};
 
 fn mib(x: f64) -> String {
     if x.is_nan() {
@@ -146,33 +146,7 @@ pub fn text(
     )
     .unwrap();
 
-    let mut t = Table::new(&[
-        "durable (wal_sync after every batch)",
-        "time",
-        "min … max",
-        "samples/s",
-        "syncs/s",
-        "sync p50",
-        "sync p99",
-        "sync max",
-    ]);
-    for (threads, r) in [(1, &m.durable_1), (cfg.durable_threads, &m.durable_n)] {
-        t.row(vec![
-            format!(
-                "{} samples, {threads} thread{}",
-                grouped(cfg.series * cfg.durable_rounds),
-                if threads == 1 { "" } else { "s" }
-            ),
-            secs(r.median("time_s")),
-            range(r, "time_s"),
-            si(r.median("samples_per_s")),
-            fixed(r.median("syncs_per_s"), 0),
-            format!("{} ms", fixed(r.median("sync_p50_ms"), 2)),
-            format!("{} ms", fixed(r.median("sync_p99_ms"), 2)),
-            format!("{} ms", fixed(r.median("sync_max_ms"), 2)),
-        ]);
-    }
-    out.push_str(&t.render());
+    durable_table(&mut out, cfg, &m.durable);
 
     let yes = |b: bool| {
         if b {
@@ -201,6 +175,65 @@ pub fn text(
         writeln!(out, "\nWARNING: {w}").unwrap();
     }
     out
+}
+
+fn durable_table(out: &mut String, cfg: &Config, durable: &[Durable]) {
+    let n = cfg.durable_threads;
+    writeln!(
+        out,
+        "durable writes, Rust API: {} samples ({} rounds) in entries of {}, each entry \
+         durable before the thread logs its next; {n} threads log a quarter of the series \
+         each; fsyncs = fsync + fdatasync calls while timed (Wal::stats)",
+        grouped(cfg.series * cfg.durable_rounds),
+        grouped(cfg.durable_rounds),
+        grouped(workload::BATCH as u64),
+    )
+    .unwrap();
+    let mut t = Table::new(&[
+        "durable",
+        "time",
+        "min … max",
+        "samples/s",
+        "entries/s",
+        "fsyncs",
+        "entries/fsync",
+        "fsync avg",
+        "latency p50",
+        "p99",
+        "max",
+    ]);
+    let ms = |r: &Runs, k: &str| format!("{} ms", fixed(r.median(k), 2));
+    for d in durable {
+        for (threads, r) in [(1, &d.one), (n, &d.many)] {
+            let s = r.stats("time_s");
+            t.row(vec![
+                format!(
+                    "{}, {threads} thread{}",
+                    d.mode.label(),
+                    if threads == 1 { "" } else { "s" }
+                ),
+                secs(s.median),
+                format!("{} … {}", secs(s.min), secs(s.max)),
+                si(r.median("samples_per_s")),
+                fixed(r.median("entries_per_s"), 0),
+                fixed(r.median("fsyncs"), 0),
+                fixed(r.median("entries_per_fsync"), 2),
+                ms(r, "fsync_avg_ms"),
+                ms(r, "latency_p50_ms"),
+                ms(r, "latency_p99_ms"),
+                ms(r, "latency_max_ms"),
+            ]);
+        }
+    }
+    out.push_str(&t.render());
+    let speedups: Vec<String> = durable
+        .iter()
+        .map(|d| format!("{}x ({})", fixed(d.speedup(), 2), d.mode.arg()))
+        .collect();
+    writeln!(out, "{n} threads / 1 thread: {}", speedups.join(", ")).unwrap();
+    for d in durable {
+        writeln!(out, "latency, {}: {}", d.mode.arg(), d.mode.timed_call()).unwrap();
+    }
 }
 
 fn scaling_table(out: &mut String, cfg: &Config, scaling: &[Scale]) {
@@ -318,15 +351,11 @@ pub fn json(
                 ("replay_rust", m.replay_rust.to_json()),
                 ("replay_c", m.replay_c.to_json()),
                 ("truncate", m.truncate.to_json()),
-                ("durable_1_thread", m.durable_1.to_json()),
-                (
-                    format!("durable_{}_threads", cfg.durable_threads).as_str(),
-                    m.durable_n.to_json(),
-                ),
                 ("generate_only_rust", m.generate_rust.to_json()),
                 ("generate_only_c", m.generate_c.to_json()),
             ]),
         ),
+        ("durable", durable_json(cfg, &m.durable)),
         (
             "checks",
             Json::obj([
@@ -348,4 +377,23 @@ pub fn json(
             ]),
         ),
     ])
+}
+
+/// Per mode: what the latencies time, the runs with 1 and with `durable_threads` threads,
+/// and the speed-up.
+fn durable_json(cfg: &Config, durable: &[Durable]) -> Json {
+    let n = cfg.durable_threads;
+    Json::obj(durable.iter().map(|d| {
+        let v = Json::obj([
+            ("mode", Json::str(d.mode.label())),
+            ("latency_times", Json::str(d.mode.timed_call())),
+            ("1_thread", d.one.to_json()),
+            (format!("{n}_threads").as_str(), d.many.to_json()),
+            (
+                format!("speedup_{n}_threads_over_1").as_str(),
+                Json::Num(d.speedup()),
+            ),
+        ]);
+        (d.mode.arg(), v)
+    }))
 }
