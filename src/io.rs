@@ -90,6 +90,13 @@ struct State {
 }
 
 impl State {
+    /// A gathering leader may go on: nobody is between encoding and appending, and as
+    /// many callers wait for a sync as the last one served. Notifiers check it too, so
+    /// the leader wakes once, not on every arrival.
+    fn gathered(&self) -> bool {
+        self.appending == 0 && self.waiting_for_sync() >= self.last_group
+    }
+
     /// Callers in `sync_to` whose data is not durable yet.
     fn waiting_for_sync(&self) -> usize {
         self.sync_targets
@@ -226,7 +233,9 @@ impl Io {
         {
             let mut s = self.state.lock();
             s.sync_targets.push(target);
-            self.gather_cv.notify_all();
+            if s.gathered() {
+                self.gather_cv.notify_all();
+            }
         }
         let result = self.sync_to_inner(target, prepare);
         let mut s = self.state.lock();
@@ -312,7 +321,7 @@ impl Io {
     pub(crate) fn end_append(&self) {
         let mut s = self.state.lock();
         s.appending -= 1;
-        if s.appending == 0 {
+        if s.gathered() {
             self.gather_cv.notify_all();
         }
     }
@@ -324,7 +333,7 @@ impl Io {
     pub(crate) fn gather_appends(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut s = self.state.lock();
-        while s.appending > 0 || s.waiting_for_sync() < s.last_group {
+        while !s.gathered() {
             if self.gather_cv.wait_until(&mut s, deadline).timed_out() {
                 return;
             }
