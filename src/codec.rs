@@ -177,7 +177,10 @@ pub(crate) fn decode_series<'a>(
                 _ => return err(format!("series {series_ref}: label cut short")),
             }
         }
-        labels[start..].sort_by(|a, b| a.name.cmp(b.name));
+        // Label sets usually arrive sorted; checking is cheaper than sorting.
+        if !labels[start..].is_sorted_by(|a, b| a.name <= b.name) {
+            labels[start..].sort_by(|a, b| a.name.cmp(b.name));
+        }
         spans.push(SeriesSpan {
             series_ref,
             start,

@@ -82,7 +82,10 @@ impl<'p> SegmentReader<'p> {
             self.lo = 0;
             let left = (self.end - self.buf_off) as usize;
             let want = n.max(READ_CHUNK.min(left));
-            if self.buf.len() < want {
+            if self.buf.is_empty() {
+                // A fresh zeroed allocation comes from the OS without a memset.
+                self.buf = vec![0; want];
+            } else if self.buf.len() < want {
                 self.buf.resize(want, 0);
             }
         }
