@@ -97,6 +97,38 @@ typedef uint32_t wal_sync_mode;
 #endif // __cplusplus
 
 /**
+ * What `wal_read` (and `wal_open`, for invalid segment headers) does with damaged data.
+ */
+enum wal_recovery_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Default, the reference's repair: keep every entry before the first damaged one,
+   * cut its segment there and delete every later segment.
+   */
+  WAL_RECOVERY_TRUNCATE = 0,
+  /**
+   * Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
+   * valid entry, keep later segments, rewrite each damaged segment without its damage.
+   */
+  WAL_RECOVERY_SALVAGE = 1,
+  /**
+   * Report the first damage as `WAL_ERR_CORRUPTION` with segment and offset, and
+   * change nothing.
+   */
+  WAL_RECOVERY_FAIL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wal_recovery_mode wal_recovery_mode;
+#else
+typedef uint32_t wal_recovery_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An open WAL (opaque).
  */
 typedef struct wal_t wal_t;
@@ -118,6 +150,11 @@ typedef struct wal_options {
    * When `wal_log_*` returns: `WAL_SYNC_NONE` (default) or `WAL_SYNC_ALWAYS`.
    */
   wal_sync_mode sync;
+  /**
+   * What reads do with damage: `WAL_RECOVERY_TRUNCATE` (default),
+   * `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
+   */
+  wal_recovery_mode recovery;
 } wal_options;
 
 /**
@@ -224,7 +261,7 @@ extern "C" {
 
 /**
  * Fills `opts` with the defaults: 256 MiB segments, no background flush,
- * `WAL_SYNC_NONE`. Does nothing if `opts` is NULL.
+ * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`. Does nothing if `opts` is NULL.
  *
  * # Safety
  * `opts` must be NULL or point to writable memory for a `wal_options`.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::options::{DEFAULT_SEGMENT_SIZE, Options, SyncMode};
+use crate::options::{DEFAULT_SEGMENT_SIZE, Options, Recovery, SyncMode};
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::wal::Wal;
@@ -74,6 +74,26 @@ pub enum wal_sync_mode {
 #[derive(Debug, Clone, Copy)]
 pub struct wal_sync_mode_arg(pub u32);
 
+/// What `wal_read` (and `wal_open`, for invalid segment headers) does with damaged data.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wal_recovery_mode {
+    /// Default, the reference's repair: keep every entry before the first damaged one,
+    /// cut its segment there and delete every later segment.
+    WAL_RECOVERY_TRUNCATE = 0,
+    /// Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
+    /// valid entry, keep later segments, rewrite each damaged segment without its damage.
+    WAL_RECOVERY_SALVAGE = 1,
+    /// Report the first damage as `WAL_ERR_CORRUPTION` with segment and offset, and
+    /// change nothing.
+    WAL_RECOVERY_FAIL = 2,
+}
+
+/// A `wal_recovery_mode` received from C; in the header it is `wal_recovery_mode`.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy)]
+pub struct wal_recovery_mode_arg(pub u32);
+
 /// Options of `wal_open`. Always start from `wal_options_init`: fields may be added at
 /// the end in later versions.
 #[repr(C)]
@@ -85,6 +105,9 @@ pub struct wal_options {
     pub flush_interval_ms: u64,
     /// When `wal_log_*` returns: `WAL_SYNC_NONE` (default) or `WAL_SYNC_ALWAYS`.
     pub sync: wal_sync_mode_arg,
+    /// What reads do with damage: `WAL_RECOVERY_TRUNCATE` (default),
+    /// `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
+    pub recovery: wal_recovery_mode_arg,
 }
 
 /// One label: name and value are byte strings (not necessarily UTF-8, not
@@ -300,7 +323,7 @@ unsafe fn labels_arg<'a>(
 // ---- exported functions -------------------------------------------------------------
 
 /// Fills `opts` with the defaults: 256 MiB segments, no background flush,
-/// `WAL_SYNC_NONE`. Does nothing if `opts` is NULL.
+/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`. Does nothing if `opts` is NULL.
 ///
 /// # Safety
 /// `opts` must be NULL or point to writable memory for a `wal_options`.
@@ -315,6 +338,7 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
             segment_size: DEFAULT_SEGMENT_SIZE,
             flush_interval_ms: 0,
             sync: wal_sync_mode_arg(wal_sync_mode::WAL_SYNC_NONE as u32),
+            recovery: wal_recovery_mode_arg(wal_recovery_mode::WAL_RECOVERY_TRUNCATE as u32),
         })
     };
 }
@@ -329,11 +353,23 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
             )));
         }
     };
+    let recovery = match o.recovery.0 {
+        0 => Recovery::Truncate,
+        1 => Recovery::Salvage,
+        2 => Recovery::Fail,
+        other => {
+            return Err(Error::invalid(format!(
+                "recovery is {other}; expected WAL_RECOVERY_TRUNCATE (0), WAL_RECOVERY_SALVAGE \
+                 (1) or WAL_RECOVERY_FAIL (2)"
+            )));
+        }
+    };
     Ok(Options {
         segment_size: o.segment_size,
         flush_interval: (o.flush_interval_ms > 0)
             .then(|| Duration::from_millis(o.flush_interval_ms)),
         sync,
+        recovery,
     })
 }
 

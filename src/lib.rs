@@ -54,7 +54,9 @@ mod writer;
 
 pub use entry::EntryType;
 pub use error::{Error, Result};
-pub use options::{DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, SyncMode};
+pub use options::{
+    DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, Recovery, SyncMode,
+};
 pub use read::{Entry, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};
 pub use stats::Stats;

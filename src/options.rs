@@ -23,6 +23,22 @@ pub enum SyncMode {
     Always,
 }
 
+/// What a read does with damaged data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// The reference's repair: keep every entry before the first damaged one, cut its
+    /// segment there and delete every later segment.
+    #[default]
+    Truncate,
+    /// Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
+    /// valid entry, keep later segments, and rewrite each damaged segment without its
+    /// damage.
+    Salvage,
+    /// Report the first damage as [`Error::Corruption`](crate::Error::Corruption) with its
+    /// segment and offset, and change nothing.
+    Fail,
+}
+
 /// How a WAL handle is configured. Start from `Options::default()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -33,6 +49,8 @@ pub struct Options {
     pub flush_interval: Option<Duration>,
     /// Whether each `log_*` call waits for its entry to be on stable storage.
     pub sync: SyncMode,
+    /// What reads (and open, for invalid segment headers) do with damaged data.
+    pub recovery: Recovery,
 }
 
 impl Default for Options {
@@ -41,6 +59,7 @@ impl Default for Options {
             segment_size: DEFAULT_SEGMENT_SIZE,
             flush_interval: None,
             sync: SyncMode::None,
+            recovery: Recovery::Truncate,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::codec::{self, SeriesSpan};
-use crate::entry::EntryType;
+use crate::entry::{CRC_LEN, EntryType, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::reader::{Batch, BatchEnd, READ_CHUNK, SegmentReader, Step};
 use crate::record::{Label, Sample, Series, Tombstone};
@@ -45,21 +45,30 @@ pub struct ReadSummary {
 pub struct Repair {
     /// The segment holding the first damaged entry.
     pub segment: PathBuf,
-    /// Offset of the damaged entry; the segment was cut here.
+    /// Offset of the first damaged entry (with `Recovery::Truncate`, the segment was cut
+    /// here).
     pub offset: u64,
-    /// What was wrong.
+    /// What was wrong there.
     pub reason: String,
-    /// Later segments that were deleted.
+    /// Damaged regions found (always 1 with `Recovery::Truncate`, which stops at the
+    /// first).
+    pub damaged_regions: u64,
+    /// Later segments that were deleted (`Recovery::Truncate` only).
     pub deleted_segments: Vec<PathBuf>,
-    /// Bytes of log data dropped (from the cut segment and the deleted ones).
+    /// Entries dropped: each damaged region counts as one, plus (with
+    /// `Recovery::Truncate`) every valid entry after it that was cut off or deleted.
+    pub dropped_entries: u64,
+    /// Bytes of log data dropped.
     pub dropped_bytes: u64,
 }
 
-/// Where a read stopped on damage: `segments[index]` at `offset`.
-#[derive(Debug)]
+/// Damage found by a read: `segments[index]` from `offset`, up to `resume` where the
+/// next valid entry starts (when salvaging; `None`: nothing valid follows in the segment).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Damage {
     pub index: usize,
     pub offset: u64,
+    pub resume: Option<u64>,
     pub reason: String,
 }
 
@@ -83,11 +92,7 @@ impl Decoder {
         summary: &mut ReadSummary,
         visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
     ) -> Result<()> {
-        let undecodable = |e: codec::DecodeError| Error::Corruption {
-            segment: seg.path.clone(),
-            offset,
-            reason: format!("entry with a valid checksum does not decode: {e}"),
-        };
+        let undecodable = |e: codec::DecodeError| undecodable(seg, offset, &e);
         let flow = match entry_type {
             EntryType::Series => {
                 self.spans.clear();
@@ -195,7 +200,12 @@ impl Chunk {
 
 /// Reads `segments` in order, delivering each entry to `visit` and recording each
 /// segment's highest timestamp and where its last entry ends. `limit` caps how much of
-/// the last segment is read. Returns the damage that stopped the read, if any.
+/// the last segment is read.
+///
+/// Returns the damage found: without `salvage`, the first damaged entry, where the read
+/// stopped; with it, every damaged region, the read having gone on at the next valid
+/// entry. An entry whose CRC matches but whose body does not decode is an error without
+/// `salvage`, and a damaged region (the entry alone) with it.
 ///
 /// A second thread reads the files and checks framing and CRCs while this one decodes
 /// and runs the visitor, so replay uses two cores; memory stays at a few read buffers
@@ -203,9 +213,10 @@ impl Chunk {
 pub(crate) fn read_segments(
     segments: &mut [SegmentMeta],
     limit: Option<u64>,
+    salvage: bool,
     summary: &mut ReadSummary,
     visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
-) -> Result<Option<Damage>> {
+) -> Result<Vec<Damage>> {
     let files: Vec<(PathBuf, Option<u64>)> = segments
         .iter()
         .enumerate()
@@ -219,46 +230,40 @@ pub(crate) fn read_segments(
         let (spare_tx, spare_rx) = mpsc::channel::<Chunk>();
         let producer = std::thread::Builder::new()
             .name("tswal-reader".into())
-            .spawn_scoped(scope, move || produce(&files, &tx, &spare_rx, queued));
+            .spawn_scoped(scope, move || {
+                produce(&files, salvage, &tx, &spare_rx, queued)
+            });
         if producer.is_err() {
-            return read_segments_here(segments, limit, summary, visit);
+            return read_segments_here(segments, limit, salvage, summary, visit);
         }
         let mut decoder = Decoder::default();
+        let mut damages = Vec::new();
         for msg in rx {
             match msg {
                 Msg::Chunk { seg, chunk } => {
                     queued.fetch_sub(1, Ordering::Relaxed);
                     let seg_meta = &mut segments[seg];
                     for (e, pre) in chunk.batch.entries.iter().zip(&chunk.pre) {
-                        match pre {
-                            Predecoded::No => {
-                                let body = &chunk.batch.buf[e.body.clone()];
-                                decoder.deliver(
-                                    seg_meta,
-                                    e.offset,
-                                    e.entry_type,
-                                    body,
-                                    summary,
-                                    visit,
-                                )?;
-                            }
+                        let delivered = match pre {
+                            Predecoded::No => decoder.deliver(
+                                seg_meta,
+                                e.offset,
+                                e.entry_type,
+                                &chunk.batch.buf[e.body.clone()],
+                                summary,
+                                visit,
+                            ),
                             &Predecoded::Samples { start, len, max_t } => deliver_samples(
                                 seg_meta,
                                 &chunk.samples[start..start + len],
                                 max_t,
                                 summary,
                                 visit,
-                            )?,
-                            Predecoded::Bad(err) => {
-                                return Err(Error::Corruption {
-                                    segment: seg_meta.path.clone(),
-                                    offset: e.offset,
-                                    reason: format!(
-                                        "entry with a valid checksum does not decode: {err}"
-                                    ),
-                                });
-                            }
-                        }
+                            ),
+                            Predecoded::Bad(err) => Err(undecodable(seg_meta, e.offset, err)),
+                        };
+                        let total = (e.body.len() + HEADER_LEN + CRC_LEN) as u64;
+                        settle(delivered, salvage, seg, e.offset, total, &mut damages)?;
                     }
                     // Buffers grown for a huge entry are not worth keeping.
                     if chunk.batch.buf.len() <= 4 * READ_CHUNK
@@ -268,66 +273,82 @@ pub(crate) fn read_segments(
                     }
                 }
                 Msg::SegmentEnd { seg, offset } => segments[seg].log_end = Some(offset),
-                Msg::Damage {
-                    seg,
-                    offset,
-                    reason,
-                } => {
-                    return Ok(Some(Damage {
-                        index: seg,
-                        offset,
-                        reason,
-                    }));
+                Msg::Damage(d) => {
+                    damages.push(d);
+                    if !salvage {
+                        return Ok(damages);
+                    }
                 }
                 Msg::Failed(e) => return Err(e),
             }
         }
-        Ok(None)
+        Ok(damages)
     })
+}
+
+fn undecodable(seg: &SegmentMeta, offset: u64, err: &codec::DecodeError) -> Error {
+    Error::Corruption {
+        segment: seg.path.clone(),
+        offset,
+        reason: format!("entry with a valid checksum does not decode: {err}"),
+    }
+}
+
+/// Settles the outcome of delivering one entry of `total` bytes: an entry that does not
+/// decode is damage to skip when salvaging, an error otherwise.
+fn settle(
+    delivered: Result<()>,
+    salvage: bool,
+    index: usize,
+    offset: u64,
+    total: u64,
+    damages: &mut Vec<Damage>,
+) -> Result<()> {
+    match delivered {
+        Err(Error::Corruption { reason, .. }) if salvage => {
+            damages.push(Damage {
+                index,
+                offset,
+                resume: Some(offset + total),
+                reason,
+            });
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// What the reading thread tells the decoding one, in log order.
 enum Msg {
-    Chunk {
-        seg: usize,
-        chunk: Chunk,
-    },
-    SegmentEnd {
-        seg: usize,
-        offset: u64,
-    },
-    Damage {
-        seg: usize,
-        offset: u64,
-        reason: String,
-    },
+    Chunk { seg: usize, chunk: Chunk },
+    SegmentEnd { seg: usize, offset: u64 },
+    Damage(Damage),
     Failed(Error),
 }
 
-/// The reading thread: framing and CRCs of every segment, in batches. Stops at damage,
-/// at an error, or when the decoding side has hung up (an aborted read).
+/// The reading thread: framing and CRCs of every segment, in batches. Stops at damage
+/// (or, when salvaging, goes on at the next valid entry), at an error, or when the
+/// decoding side has hung up (an aborted read).
 fn produce(
     files: &[(PathBuf, Option<u64>)],
+    salvage: bool,
     tx: &SyncSender<Msg>,
     spares: &Receiver<Chunk>,
     queued: &AtomicUsize,
 ) {
+    let fail = |e: Error| {
+        let _ = tx.send(Msg::Failed(e));
+    };
     for (seg, (path, limit)) in files.iter().enumerate() {
         let mut reader = match SegmentReader::open(path, *limit) {
             Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(Msg::Failed(e));
-                return;
-            }
+            Err(e) => return fail(e),
         };
         loop {
             let mut chunk = spares.try_recv().unwrap_or_default();
             let (batch, end) = match reader.next_batch(std::mem::take(&mut chunk.batch)) {
                 Ok(b) => b,
-                Err(e) => {
-                    let _ = tx.send(Msg::Failed(e));
-                    return;
-                }
+                Err(e) => return fail(e),
             };
             chunk.batch = batch;
             if !chunk.batch.entries.is_empty() {
@@ -337,20 +358,37 @@ fn produce(
                     return;
                 }
             }
-            let msg = match end {
+            match end {
                 BatchEnd::More => continue,
-                BatchEnd::End { offset } => Msg::SegmentEnd { seg, offset },
-                BatchEnd::Corrupt { offset, reason } => Msg::Damage {
-                    seg,
-                    offset,
-                    reason,
-                },
-            };
-            let damaged = matches!(msg, Msg::Damage { .. });
-            if tx.send(msg).is_err() || damaged {
-                return;
+                BatchEnd::End { offset } => {
+                    if tx.send(Msg::SegmentEnd { seg, offset }).is_err() {
+                        return;
+                    }
+                    break;
+                }
+                BatchEnd::Corrupt { offset, reason } => {
+                    let resume = if salvage {
+                        match reader.resync(offset + 1) {
+                            Ok(r) => r,
+                            Err(e) => return fail(e),
+                        }
+                    } else {
+                        None
+                    };
+                    let damage = Damage {
+                        index: seg,
+                        offset,
+                        resume,
+                        reason,
+                    };
+                    if tx.send(Msg::Damage(damage)).is_err() || !salvage {
+                        return;
+                    }
+                    if resume.is_none() {
+                        break;
+                    }
+                }
             }
-            break;
         }
     }
 }
@@ -359,10 +397,12 @@ fn produce(
 fn read_segments_here(
     segments: &mut [SegmentMeta],
     limit: Option<u64>,
+    salvage: bool,
     summary: &mut ReadSummary,
     visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
-) -> Result<Option<Damage>> {
+) -> Result<Vec<Damage>> {
     let mut decoder = Decoder::default();
+    let mut damages = Vec::new();
     let last = segments.len().saturating_sub(1);
     for (index, seg) in segments.iter_mut().enumerate() {
         let seg_limit = if index == last { limit } else { None };
@@ -375,21 +415,37 @@ fn read_segments_here(
                     break;
                 }
                 Step::Corrupt { offset, reason } => {
-                    return Ok(Some(Damage {
+                    let resume = if salvage {
+                        reader.resync(offset + 1)?
+                    } else {
+                        None
+                    };
+                    damages.push(Damage {
                         index,
                         offset,
+                        resume,
                         reason,
-                    }));
+                    });
+                    if !salvage {
+                        return Ok(damages);
+                    }
+                    if resume.is_none() {
+                        break;
+                    }
                 }
                 Step::Entry {
                     offset,
                     entry_type,
                     body,
-                } => decoder.deliver(seg, offset, entry_type, body, summary, visit)?,
+                } => {
+                    let total = (body.len() + HEADER_LEN + CRC_LEN) as u64;
+                    let delivered = decoder.deliver(seg, offset, entry_type, body, summary, visit);
+                    settle(delivered, salvage, index, offset, total, &mut damages)?;
+                }
             }
         }
     }
-    Ok(None)
+    Ok(damages)
 }
 
 #[cfg(test)]
@@ -407,7 +463,7 @@ mod tests {
             let dir = case.unwrap().path().join("wal");
             let mut segs = crate::segment::list(&dir).unwrap();
             segs.retain(|s| crate::segment::check_header(&s.path).unwrap().is_none());
-            let run = |segs: &mut Vec<SegmentMeta>, here: bool| {
+            let run = |segs: &mut Vec<SegmentMeta>, here: bool, salvage: bool| {
                 let mut out = String::new();
                 let mut summary = ReadSummary::default();
                 let mut visit = |e: Entry<'_>| {
@@ -415,18 +471,19 @@ mod tests {
                     ControlFlow::Continue(())
                 };
                 let damage = if here {
-                    read_segments_here(segs, None, &mut summary, &mut visit)
+                    read_segments_here(segs, None, salvage, &mut summary, &mut visit)
                 } else {
-                    read_segments(segs, None, &mut summary, &mut visit)
+                    read_segments(segs, None, salvage, &mut summary, &mut visit)
                 }
-                .unwrap()
-                .map(|d| (d.index, d.offset, d.reason));
+                .unwrap();
                 let ends: Vec<_> = segs.iter().map(|s| (s.log_end, s.max_time)).collect();
                 (out, damage, ends, summary)
             };
-            let two = run(&mut segs.clone(), false);
-            let one = run(&mut segs, true);
-            assert_eq!(one, two, "{}", dir.display());
+            for salvage in [false, true] {
+                let two = run(&mut segs.clone(), false, salvage);
+                let one = run(&mut segs.clone(), true, salvage);
+                assert_eq!(one, two, "{} (salvage: {salvage})", dir.display());
+            }
             cases += 1;
         }
         assert!(cases > 10);

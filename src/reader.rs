@@ -191,7 +191,8 @@ impl<'p> SegmentReader<'p> {
             }
         }
         let entry_type = match entry::classify(self.buf[self.lo]) {
-            TypeByte::End => return Ok(Raw::End { offset }),
+            TypeByte::End if !may_fill => return Ok(Raw::NeedMore),
+            TypeByte::End => return self.zero_tail(offset),
             TypeByte::Invalid(1) => {
                 return Ok(corrupt(offset, "reserved entry type 1 (symbols)".into()));
             }
@@ -242,6 +243,78 @@ impl<'p> SegmentReader<'p> {
         })
     }
 }
+
+impl SegmentReader<'_> {
+    /// At a zero type byte: the rest of the segment must be zeros (preallocated space).
+    /// Data after a zero run is damage (say, a page lost in a power failure), not the
+    /// end of the segment. Leaves the read position at the first non-zero byte.
+    fn zero_tail(&mut self, offset: u64) -> Result<Raw> {
+        loop {
+            if let Some(k) = self.buf[self.lo..self.hi].iter().position(|&b| b != 0) {
+                self.lo += k;
+                let at = self.pos();
+                return Ok(corrupt(
+                    offset,
+                    format!("zero bytes from offset {offset} are followed by data at offset {at}"),
+                ));
+            }
+            self.lo = self.hi;
+            let left = self.end - self.pos();
+            if left == 0 || !self.fill(READ_CHUNK.min(left as usize))? {
+                return Ok(Raw::End { offset });
+            }
+        }
+    }
+
+    /// Moves the read position to `to` (not before the start of the buffer).
+    fn seek(&mut self, to: u64) {
+        let hi_off = self.buf_off + self.hi as u64;
+        if to >= self.buf_off && to <= hi_off {
+            self.lo = (to - self.buf_off) as usize;
+        } else {
+            self.buf_off = to;
+            self.lo = 0;
+            self.hi = 0;
+        }
+    }
+
+    /// After damage: finds the next offset from `from` on where a whole entry with a
+    /// matching CRC starts, and continues reading there. `None` if there is none.
+    ///
+    /// Candidates must have a known type, the flag every writer uses, and a length that
+    /// fits the file and is below `MAX_SALVAGED_ENTRY`, which keeps the scan of garbage
+    /// from costing more than reading it a few times.
+    pub(crate) fn resync(&mut self, from: u64) -> Result<Option<u64>> {
+        let mut at = from.max(self.pos());
+        while at + (HEADER_LEN + CRC_LEN) as u64 <= self.end {
+            self.seek(at);
+            let left = self.end - at;
+            if !self.fill(HEADER_LEN)? {
+                return Ok(None);
+            }
+            let mut header = [0u8; HEADER_LEN];
+            header.copy_from_slice(&self.buf[self.lo..self.lo + HEADER_LEN]);
+            let total = HEADER_LEN as u64 + entry::body_len(&header) as u64 + CRC_LEN as u64;
+            let plausible = matches!(entry::classify(header[0]), TypeByte::Entry(_))
+                && header[1] == entry::FLAG_SIMPLE
+                && total <= left
+                && total <= MAX_SALVAGED_ENTRY;
+            if plausible {
+                if !self.fill(total as usize)? {
+                    return Ok(None);
+                }
+                if entry::crc_matches(&self.buf[self.lo..self.lo + total as usize]) {
+                    return Ok(Some(at));
+                }
+            }
+            at += 1;
+        }
+        Ok(None)
+    }
+}
+
+/// Largest entry a salvage scan looks for after damage.
+const MAX_SALVAGED_ENTRY: u64 = 64 << 20;
 
 /// A step before the entry's bytes are borrowed: positions in the buffer.
 enum Raw {

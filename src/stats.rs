@@ -18,8 +18,10 @@ pub struct Stats {
     pub fsyncs: u64,
     /// Time spent in them.
     pub fsync_time: Duration,
-    /// Damaged entries found by reads.
+    /// Damaged regions found by reads and at open (invalid segment headers).
     pub corruptions: u64,
+    /// Entries dropped by repairs (see [`Repair::dropped_entries`](crate::Repair)).
+    pub dropped_entries: u64,
     /// Bytes removed from the log by repairs.
     pub dropped_bytes: u64,
 }

@@ -42,14 +42,15 @@ fn parse_commit_name(name: &str) -> Option<(u64, u64)> {
     (first <= last).then_some((first, last))
 }
 
-/// Finishes a truncation that was committed before a crash; drops an uncommitted one.
+/// Finishes a truncation that was committed before a crash; drops an uncommitted one
+/// and leftover salvage files (a salvage replaces its segment only by a final rename).
 pub(crate) fn recover(dir: &Path, dir_file: &File) -> Result<()> {
     let mut changed = false;
     for ent in fs::read_dir(dir).ctx("list directory", dir)? {
         let ent = ent.ctx("list directory", dir)?;
         let name = ent.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name == TEMP_NAME {
+        if name == TEMP_NAME || name.ends_with(crate::repair::SALVAGE_SUFFIX) {
             fs::remove_file(ent.path()).ctx("remove leftover temp file", &ent.path())?;
             changed = true;
         } else if let Some((first, last)) = parse_commit_name(name) {
@@ -157,11 +158,17 @@ fn write_kept_series(
             }
         }
     };
-    let damage = read::read_segments(candidates, None, &mut ReadSummary::default(), &mut visit);
+    let damage = read::read_segments(
+        candidates,
+        None,
+        false,
+        &mut ReadSummary::default(),
+        &mut visit,
+    );
     if let Some(e) = failure {
         return Err(e);
     }
-    if let Some(d) = damage? {
+    if let Some(d) = damage?.into_iter().next() {
         return Err(Error::Corruption {
             segment: candidates[d.index].path.clone(),
             offset: d.offset,

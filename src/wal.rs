@@ -17,8 +17,8 @@ use crate::entry::{self, EntryType};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::io::{Io, Work};
-use crate::options::{Options, SyncMode};
-use crate::read::{self, Entry, ReadSummary};
+use crate::options::{Options, Recovery, SyncMode};
+use crate::read::{self, Entry, ReadSummary, Repair};
 use crate::record::{Sample, Series, Tombstone};
 use crate::reentry::{self, CallbackScope};
 use crate::repair;
@@ -54,6 +54,7 @@ struct Shared {
     io: Io,
     samples_written: AtomicU64,
     corruptions: AtomicU64,
+    dropped_entries: AtomicU64,
     dropped_bytes: AtomicU64,
 }
 
@@ -67,6 +68,15 @@ impl Shared {
             self.io.gather_appends(GATHER_LIMIT);
             self.writer.lock().submit_buffer(&self.io);
         })
+    }
+
+    fn count_repair(&self, r: &Repair) {
+        self.corruptions
+            .fetch_add(r.damaged_regions, Ordering::Relaxed);
+        self.dropped_entries
+            .fetch_add(r.dropped_entries, Ordering::Relaxed);
+        self.dropped_bytes
+            .fetch_add(r.dropped_bytes, Ordering::Relaxed);
     }
 
     /// Makes everything appended so far durable.
@@ -124,21 +134,8 @@ impl Wal {
         truncate::recover(&dir, &dir_file)?;
 
         let mut segments = segment::list(&dir)?;
-        let mut first_invalid = None;
-        for (i, seg) in segments.iter().enumerate() {
-            if segment::check_header(&seg.path)?.is_some() {
-                first_invalid = Some(i);
-                break;
-            }
-        }
-        if let Some(i) = first_invalid {
-            // Newest first, so an interruption leaves a prefix that is still consistent.
-            while segments.len() > i {
-                let Some(seg) = segments.pop() else { break };
-                fs::remove_file(&seg.path).ctx("delete invalid segment", &seg.path)?;
-            }
-            fsutil::sync_dir(&dir_file, &dir)?;
-        }
+        let header_repair =
+            repair::invalid_headers(&dir, &dir_file, &mut segments, options.recovery)?;
 
         let needs_read = !segments.is_empty();
         let dir_file = Arc::new(dir_file);
@@ -159,8 +156,12 @@ impl Wal {
             io: Io::default(),
             samples_written: AtomicU64::new(0),
             corruptions: AtomicU64::new(0),
+            dropped_entries: AtomicU64::new(0),
             dropped_bytes: AtomicU64::new(0),
         });
+        if let Some(r) = &header_repair {
+            shared.count_repair(r);
+        }
         let for_worker = shared.clone();
         let worker = std::thread::Builder::new()
             .name("tswal-worker".into())
@@ -231,23 +232,32 @@ impl Wal {
         self.shared.io.run_pending();
         let limit = w.read_limit();
         let mut summary = ReadSummary::default();
-        let damage = {
+        let recovery = self.shared.options.recovery;
+        let damages = {
             let _scope = CallbackScope::enter(self.shared.id);
-            read::read_segments(&mut w.segments, limit, &mut summary, &mut visit)?
+            let salvage = recovery == Recovery::Salvage;
+            read::read_segments(&mut w.segments, limit, salvage, &mut summary, &mut visit)?
         };
-        if let Some(damage) = damage {
-            let r = repair::cut_at_damage(
-                &self.shared.dir,
-                &self.shared.dir_file,
-                &mut w.segments,
-                damage,
-            );
+        if let Some(first) = damages.first() {
+            let (dir, dir_file) = (&self.shared.dir, &*self.shared.dir_file);
+            let repaired = match recovery {
+                Recovery::Fail => {
+                    return Err(Error::Corruption {
+                        segment: w.segments[first.index].path.clone(),
+                        offset: first.offset,
+                        reason: first.reason.clone(),
+                    });
+                }
+                Recovery::Truncate => {
+                    repair::cut_at_damage(dir, dir_file, &mut w.segments, first.clone())
+                }
+                Recovery::Salvage => repair::salvage(dir, dir_file, &w.segments, &damages),
+            };
+            // The head segment was cut, rewritten or deleted: the next write starts a
+            // new one.
             w.forget_active_segment();
-            let r = r?;
-            self.shared.corruptions.fetch_add(1, Ordering::Relaxed);
-            self.shared
-                .dropped_bytes
-                .fetch_add(r.dropped_bytes, Ordering::Relaxed);
+            let r = repaired?;
+            self.shared.count_repair(&r);
             summary.repair = Some(r);
         }
         self.shared.needs_read.store(false, Ordering::SeqCst);
@@ -378,6 +388,7 @@ impl Wal {
             fsyncs,
             fsync_time,
             corruptions: self.shared.corruptions.load(Ordering::Relaxed),
+            dropped_entries: self.shared.dropped_entries.load(Ordering::Relaxed),
             dropped_bytes: self.shared.dropped_bytes.load(Ordering::Relaxed),
         })
     }
