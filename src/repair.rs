@@ -243,7 +243,7 @@ pub(crate) fn invalid_headers(
                 };
                 match resume {
                     Some(from) => {
-                        let kept = rewrite(&file, &path, &[from..len])?;
+                        let kept = rewrite(&file, &path, std::slice::from_ref(&(from..len)))?;
                         repair.dropped_bytes += len.saturating_sub(kept);
                     }
                     None => {
