@@ -1,0 +1,285 @@
+//! Recovery modes against the reference's damaged fixtures and hand-made damage.
+
+mod common;
+
+use std::fs;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use common::*;
+use tswal::{Error, Options, Recovery, Sample, Wal};
+
+fn opts(recovery: Recovery) -> Options {
+    Options {
+        recovery,
+        ..Options::default()
+    }
+}
+
+/// The entries of a dump, one block of text each.
+fn blocks(dump: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in dump.lines() {
+        if line.starts_with("  ") {
+            if let Some(b) = out.last_mut() {
+                b.push_str(line);
+                b.push('\n');
+            }
+        } else {
+            out.push(format!("{line}\n"));
+        }
+    }
+    out
+}
+
+fn corrupt_cases() -> Vec<String> {
+    cases()
+        .into_iter()
+        .filter(|c| c.starts_with("corrupt-"))
+        .collect()
+}
+
+/// A copy of a fixture's damaged WAL.
+fn copy_case(case: &str, to: &Path) {
+    copy_dir(&fixtures_dir().join(case).join("wal"), to);
+}
+
+fn full_log() -> Vec<String> {
+    blocks(&fs::read_to_string(fixtures_dir().join("multiseg/expected.dump")).unwrap())
+}
+
+#[test]
+fn salvage_loses_only_the_flipped_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_case("corrupt-flip_middle", tmp.path());
+    let wal = Wal::open(tmp.path(), opts(Recovery::Salvage)).unwrap();
+    let got = blocks(&dump(&wal).unwrap());
+    let want = full_log();
+    assert_eq!(got.len(), want.len() - 1, "exactly one entry lost");
+    // What is left is the full log with one entry taken out.
+    let lost = got
+        .iter()
+        .zip(&want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len());
+    let mut expected = want.clone();
+    expected.remove(lost);
+    assert_eq!(got, expected);
+    assert_eq!(segment_names(tmp.path()), ["000001", "000002", "000003"]);
+    let st = wal.stats().unwrap();
+    assert_eq!((st.corruptions, st.dropped_entries), (1, 1));
+    assert!(st.dropped_bytes > 0);
+    // The damaged segment was rewritten: a second read finds nothing wrong.
+    let again = wal.read(|_| ControlFlow::Continue(())).unwrap();
+    assert_eq!(again.repair, None);
+    let batch = vec![Sample {
+        series_ref: 1,
+        t: 1,
+        v: 2.0,
+    }];
+    wal.log_samples(&batch).unwrap();
+    wal.close().unwrap();
+
+    let wal = Wal::open(tmp.path(), opts(Recovery::Salvage)).unwrap();
+    let mut expected_text: String = expected.concat();
+    expected_text.push_str(&dump_ops(&[Op::Samples(batch)]));
+    assert_eq!(dump(&wal).unwrap(), expected_text);
+    wal.close().unwrap();
+}
+
+#[test]
+fn salvage_keeps_at_least_what_truncate_keeps_on_every_corrupt_case() {
+    let full = full_log();
+    for case in corrupt_cases() {
+        let tmp = tempfile::tempdir().unwrap();
+        copy_case(&case, tmp.path());
+        let wal = Wal::open(tmp.path(), opts(Recovery::Salvage)).unwrap();
+        let got = blocks(&dump(&wal).unwrap());
+        let truncated =
+            blocks(&fs::read_to_string(fixtures_dir().join(&case).join("expected.dump")).unwrap());
+        assert!(got.len() >= truncated.len(), "{case}: salvage kept less");
+        assert_eq!(
+            got[..truncated.len()],
+            truncated[..],
+            "{case}: not a superset"
+        );
+        // Everything salvaged is a real entry of the log, in log order.
+        let mut it = full.iter();
+        for b in &got {
+            assert!(it.any(|f| f == b), "{case}: an entry that was never logged");
+        }
+        // A second read is clean and the WAL takes writes.
+        let again = wal.read(|_| ControlFlow::Continue(())).unwrap();
+        assert_eq!(again.repair, None, "{case}");
+        wal.log_samples(&[Sample {
+            series_ref: 7,
+            t: 7,
+            v: 7.0,
+        }])
+        .unwrap();
+        wal.close().unwrap();
+    }
+}
+
+#[test]
+fn fail_reports_damage_and_changes_nothing() {
+    for case in corrupt_cases() {
+        let tmp = tempfile::tempdir().unwrap();
+        copy_case(&case, tmp.path());
+        let before: Vec<(String, Vec<u8>)> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        let damage_free = ["corrupt-stray_files"];
+        let result = Wal::open(tmp.path(), opts(Recovery::Fail)).and_then(|wal| {
+            let r = wal.read(|_| ControlFlow::Continue(()));
+            assert!(wal.needs_read() == r.is_err(), "{case}");
+            r.map(|_| ())
+        });
+        if damage_free.contains(&case.as_str()) {
+            result.unwrap_or_else(|e| panic!("{case}: {e}"));
+            continue;
+        }
+        match result {
+            Err(e @ Error::Corruption { .. }) => {
+                let m = e.to_string();
+                assert!(m.contains("segment") && m.contains("offset"), "{case}: {m}");
+            }
+            other => panic!("{case}: expected corruption, got {other:?}"),
+        }
+        let mut after: Vec<(String, Vec<u8>)> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        let mut before = before.clone();
+        before.sort();
+        after.sort();
+        assert!(before == after, "{case}: the directory changed");
+    }
+}
+
+/// A segment of `n` samples entries (one sample each), returning its bytes and the
+/// offset where each entry starts.
+fn segment_bytes(n: usize) -> (Vec<u8>, Vec<usize>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), Options::default()).unwrap();
+    for i in 0..n {
+        wal.log_samples(&[Sample {
+            series_ref: i as u64,
+            t: i as i64,
+            v: 0.5,
+        }])
+        .unwrap();
+    }
+    wal.close().unwrap();
+    let bytes = fs::read(tmp.path().join("000001")).unwrap();
+    let entry = (bytes.len() - 8) / n;
+    (bytes, (0..n).map(|i| 8 + i * entry).collect())
+}
+
+#[test]
+fn a_zero_run_followed_by_data_is_damage_in_every_mode() {
+    let (mut bytes, starts) = segment_bytes(10);
+    // Entries 3 and 4 read as zeros (pages lost in a power failure); 5.. survive.
+    let (from, to) = (starts[3], starts[5]);
+    bytes[from..to].fill(0);
+    for (mode, kept) in [(Recovery::Truncate, 3), (Recovery::Salvage, 8)] {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("000001"), &bytes).unwrap();
+        let wal = Wal::open(tmp.path(), opts(mode)).unwrap();
+        let mut refs = Vec::new();
+        let summary = wal
+            .read(|e| {
+                if let tswal::Entry::Samples(s) = e {
+                    refs.push(s[0].series_ref);
+                }
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(refs.len(), kept, "{mode:?}: {refs:?}");
+        let r = summary.repair.expect("damage reported");
+        assert_eq!(r.offset, from as u64, "{mode:?}");
+        assert!(r.reason.contains("zero bytes"), "{}", r.reason);
+        wal.close().unwrap();
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("000001"), &bytes).unwrap();
+    let wal = Wal::open(tmp.path(), opts(Recovery::Fail)).unwrap();
+    assert!(matches!(
+        wal.read(|_| ControlFlow::Continue(())),
+        Err(Error::Corruption { .. })
+    ));
+    wal.close().unwrap();
+    assert_eq!(fs::read(tmp.path().join("000001")).unwrap(), bytes);
+}
+
+#[test]
+fn zeros_up_to_the_end_are_preallocated_space_not_damage() {
+    let (mut bytes, _) = segment_bytes(5);
+    let len = bytes.len();
+    bytes.resize(len + 100_000, 0);
+    for mode in [Recovery::Truncate, Recovery::Salvage, Recovery::Fail] {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("000001"), &bytes).unwrap();
+        let wal = Wal::open(tmp.path(), opts(mode)).unwrap();
+        let s = wal.read(|_| ControlFlow::Continue(())).unwrap();
+        assert_eq!((s.entries, s.repair), (5, None), "{mode:?}");
+        wal.close().unwrap();
+    }
+}
+
+#[test]
+fn salvage_rewrites_a_segment_with_a_bad_header_and_keeps_later_ones() {
+    let src = fixtures_dir().join("corrupt-bad_header");
+    let tmp = tempfile::tempdir().unwrap();
+    copy_case("corrupt-bad_header", tmp.path());
+    let wal = Wal::open(tmp.path(), opts(Recovery::Salvage)).unwrap();
+    let got = blocks(&dump(&wal).unwrap());
+    // Only the header of 000002 was damaged: nothing is lost.
+    assert_eq!(got, full_log());
+    assert_eq!(segment_names(tmp.path()), ["000001", "000002", "000003"]);
+    let st = wal.stats().unwrap();
+    assert_eq!(st.corruptions, 1);
+    assert_eq!(st.dropped_bytes, 0, "a header is rewritten, not dropped");
+    wal.close().unwrap();
+    assert!(src.exists());
+}
+
+#[test]
+fn truncate_counts_what_it_drops() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_case("corrupt-flip_middle", tmp.path());
+    let wal = Wal::open(tmp.path(), Options::default()).unwrap();
+    let got = blocks(&dump(&wal).unwrap());
+    let st = wal.stats().unwrap();
+    // Every entry of the full log that the repaired log lacks was counted as dropped.
+    assert_eq!(st.dropped_entries, (full_log().len() - got.len()) as u64);
+    assert_eq!(st.corruptions, 1);
+    wal.close().unwrap();
+}
+
+#[test]
+fn fail_mode_refuses_bad_headers_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_case("corrupt-empty_segment", tmp.path());
+    match Wal::open(tmp.path(), opts(Recovery::Fail)) {
+        Err(e @ Error::Corruption { .. }) => assert!(e.to_string().contains("000004"), "{e}"),
+        other => panic!("{:?}", other.err()),
+    }
+    assert_eq!(
+        segment_names(tmp.path()),
+        ["000001", "000002", "000003", "000004"]
+    );
+}
