@@ -255,6 +255,50 @@ typedef int (*wal_deletes_cb)(void *ctx, const struct wal_tombstone *tombstones,
  */
 typedef bool (*wal_keep_cb)(void *ctx, uint64_t ref);
 
+/**
+ * Counters of a handle since it was opened, filled by `wal_stats`. (Named `_t` because
+ * C does not allow a type and the function `wal_stats` to share a name.)
+ */
+typedef struct wal_stats_t {
+  /**
+   * Segment files in the log now.
+   */
+  uint64_t segments;
+  /**
+   * Entry bytes logged (header, body and CRC).
+   */
+  uint64_t bytes_written;
+  /**
+   * Entries logged.
+   */
+  uint64_t entries_written;
+  /**
+   * Samples logged.
+   */
+  uint64_t samples_written;
+  /**
+   * fsync and fdatasync calls made.
+   */
+  uint64_t fsyncs;
+  /**
+   * Time spent in them, in nanoseconds.
+   */
+  uint64_t fsync_time_ns;
+  /**
+   * Damaged regions found by reads and at open (invalid segment headers).
+   */
+  uint64_t corruptions;
+  /**
+   * Entries dropped by repairs: each damaged region counts as one, plus, with
+   * `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or deleted.
+   */
+  uint64_t dropped_entries;
+  /**
+   * Bytes removed from the log by repairs.
+   */
+  uint64_t dropped_bytes;
+} wal_stats_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -359,6 +403,15 @@ wal_status wal_sync(struct wal_t *w);
  * `w` must be NULL or a live handle, not used again after this call.
  */
 wal_status wal_close(struct wal_t *w);
+
+/**
+ * Fills `*out` with the handle's counters. Not allowed from inside a callback of the
+ * same handle (`WAL_ERR_STATE`).
+ *
+ * # Safety
+ * `w` must be NULL or a live handle; `out` NULL or writable.
+ */
+wal_status wal_stats(const struct wal_t *w, struct wal_stats_t *out);
 
 /**
  * The message of the last failed call on this thread (never NULL; "" if none). Valid

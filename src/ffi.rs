@@ -641,6 +641,64 @@ pub unsafe extern "C" fn wal_close(w: *mut wal_t) -> wal_status {
     })
 }
 
+/// Counters of a handle since it was opened, filled by `wal_stats`. (Named `_t` because
+/// C does not allow a type and the function `wal_stats` to share a name.)
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct wal_stats_t {
+    /// Segment files in the log now.
+    pub segments: u64,
+    /// Entry bytes logged (header, body and CRC).
+    pub bytes_written: u64,
+    /// Entries logged.
+    pub entries_written: u64,
+    /// Samples logged.
+    pub samples_written: u64,
+    /// fsync and fdatasync calls made.
+    pub fsyncs: u64,
+    /// Time spent in them, in nanoseconds.
+    pub fsync_time_ns: u64,
+    /// Damaged regions found by reads and at open (invalid segment headers).
+    pub corruptions: u64,
+    /// Entries dropped by repairs: each damaged region counts as one, plus, with
+    /// `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or deleted.
+    pub dropped_entries: u64,
+    /// Bytes removed from the log by repairs.
+    pub dropped_bytes: u64,
+}
+
+/// Fills `*out` with the handle's counters. Not allowed from inside a callback of the
+/// same handle (`WAL_ERR_STATE`).
+///
+/// # Safety
+/// `w` must be NULL or a live handle; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_stats(w: *const wal_t, out: *mut wal_stats_t) -> wal_status {
+    // SAFETY: `w` is NULL or live by the caller's contract.
+    unsafe {
+        with_handle(w, |wal| {
+            if out.is_null() {
+                return Err(Error::invalid("out is NULL"));
+            }
+            let st = wal.stats()?;
+            let stats = wal_stats_t {
+                segments: st.segments,
+                bytes_written: st.bytes_written,
+                entries_written: st.entries_written,
+                samples_written: st.samples_written,
+                fsyncs: st.fsyncs,
+                fsync_time_ns: u64::try_from(st.fsync_time.as_nanos()).unwrap_or(u64::MAX),
+                corruptions: st.corruptions,
+                dropped_entries: st.dropped_entries,
+                dropped_bytes: st.dropped_bytes,
+            };
+            // SAFETY: non-NULL and writable by the caller's contract.
+            out.write(stats);
+            Ok(())
+        })
+    }
+}
+
 /// The message of the last failed call on this thread (never NULL; "" if none). Valid
 /// until the next call into the library on this thread.
 #[unsafe(no_mangle)]

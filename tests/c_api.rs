@@ -342,3 +342,21 @@ fn fixtures() {
         failures.join("\n")
     );
 }
+
+/// Recovery modes and wal_stats on two copies of corrupt-flip_middle; the program is told
+/// how many entries the undamaged log (multiseg) holds.
+#[test]
+fn recovery() {
+    let exe = compile("recovery", Link::Static);
+    let root = manifest_dir().join("tests/fixtures/prometheus-v1");
+    let tmp = tempfile::tempdir().expect("create a temporary directory");
+    let (fail, salvage) = (tmp.path().join("fail"), tmp.path().join("salvage"));
+    copy_wal(&root.join("corrupt-flip_middle"), &fail);
+    copy_wal(&root.join("corrupt-flip_middle"), &salvage);
+    let dump = fs::read_to_string(root.join("multiseg/expected.dump")).expect("read the dump");
+    let entries = dump.lines().filter(|l| !l.starts_with("  ")).count();
+    let args: Vec<OsString> = vec![fail.into(), salvage.into(), entries.to_string().into()];
+    if let Err(report) = run(&exe, &args) {
+        panic!("{report}\n(the copies are kept: {})", tmp.keep().display());
+    }
+}
