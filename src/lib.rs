@@ -39,6 +39,8 @@ mod entry;
 mod error;
 pub mod ffi;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 mod io;
 mod options;
 mod read;

@@ -92,7 +92,7 @@ pub(crate) fn count_entries(path: &Path, from: u64) -> Result<u64> {
 pub(crate) fn salvage(
     dir: &Path,
     dir_file: &fs::File,
-    segments: &[SegmentMeta],
+    segments: &mut [SegmentMeta],
     damages: &[Damage],
 ) -> Result<Repair> {
     let Some(first) = damages.first() else {
@@ -107,7 +107,7 @@ pub(crate) fn salvage(
             .take_while(|d| d.index == index)
             .collect();
         i += here.len();
-        let seg = &segments[index];
+        let seg = &mut segments[index];
         let file = fs::File::open(&seg.path).ctx("open segment for salvage", &seg.path)?;
         let len = file.metadata().ctx("stat segment", &seg.path)?.len();
         // Valid entries lie between the damaged regions, up to where the log ends.
@@ -124,6 +124,7 @@ pub(crate) fn salvage(
             keep.push(f..end);
         }
         let kept = rewrite(&file, &seg.path, &keep)?;
+        seg.log_end = Some(kept);
         dropped_bytes += len.saturating_sub(kept);
     }
     fsutil::sync_dir(dir_file, dir)?;

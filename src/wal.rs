@@ -251,7 +251,7 @@ impl Wal {
                 Recovery::Truncate => {
                     repair::cut_at_damage(dir, dir_file, &mut w.segments, first.clone())
                 }
-                Recovery::Salvage => repair::salvage(dir, dir_file, &w.segments, &damages),
+                Recovery::Salvage => repair::salvage(dir, dir_file, &mut w.segments, &damages),
             };
             // The head segment was cut, rewritten or deleted: the next write starts a
             // new one.
