@@ -370,6 +370,7 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
             .then(|| Duration::from_millis(o.flush_interval_ms)),
         sync,
         recovery,
+        faults: None,
     })
 }
 

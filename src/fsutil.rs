@@ -1,12 +1,16 @@
-//! Thin wrappers over the system calls the engine needs and `std` does not offer:
-//! directory locking, preallocation, directory fsync.
+//! The file-system layer under the engine: every operation that changes files goes
+//! through [`Fs`], which names the path in its errors and lets [`Faults`] make it fail.
+//! Also the system calls `std` does not offer: directory locking and preallocation.
 
-use std::fs::File;
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, IoContext, Result};
+use crate::faults::{FaultOp, Faults};
 
 /// Opens a directory so it can be fsynced and locked.
 pub(crate) fn open_dir(path: &Path) -> Result<File> {
@@ -36,33 +40,112 @@ pub(crate) fn lock_dir(dir: &File, path: &Path) -> Result<()> {
     }
 }
 
-/// Makes the directory's entries (created, renamed, deleted files) durable.
-pub(crate) fn sync_dir(dir: &File, path: &Path) -> Result<()> {
-    dir.sync_all().ctx("fsync directory", path)
+/// The WAL directory (open, for fsync and the lock) and the faults to inject.
+pub(crate) struct Fs {
+    pub dir: PathBuf,
+    dir_file: File,
+    faults: Arc<Faults>,
 }
 
-/// Extends `file` to `size` bytes with allocated blocks, so later writes do not fail for
-/// lack of space and do not change the file size. Falls back to a sparse extension on
-/// filesystems without `fallocate`.
-pub(crate) fn preallocate(file: &File, size: u64, path: &Path) -> Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        let len = libc::off_t::try_from(size)
-            .map_err(|_| Error::invalid(format!("segment size {size} too large")))?;
-        loop {
-            // SAFETY: fallocate takes a descriptor we own and integer arguments; it touches
-            // no memory of ours.
-            let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
-            if rc == 0 {
-                return Ok(());
-            }
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => break,
-                _ => return Err(Error::io("preallocate segment", path, e)),
-            }
+impl Fs {
+    pub(crate) fn new(dir: PathBuf, dir_file: File, faults: Arc<Faults>) -> Self {
+        Fs {
+            dir,
+            dir_file,
+            faults,
         }
     }
-    file.set_len(size).ctx("extend segment", path)
+
+    fn check(&self, op: FaultOp, what: &'static str, path: &Path) -> Result<()> {
+        self.faults.check(op).ctx(what, path)
+    }
+
+    /// Creates `path`, which must not exist, for reading and writing.
+    pub(crate) fn create_new(&self, path: &Path, what: &'static str) -> Result<File> {
+        self.check(FaultOp::Create, what, path)?;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .ctx(what, path)
+    }
+
+    pub(crate) fn write_at(
+        &self,
+        file: &File,
+        path: &Path,
+        data: &[u8],
+        offset: u64,
+        what: &'static str,
+    ) -> Result<()> {
+        self.check(FaultOp::Write, what, path)?;
+        file.write_all_at(data, offset).ctx(what, path)
+    }
+
+    /// Changes a file's length (trimming preallocated space, cutting damage).
+    pub(crate) fn set_len(
+        &self,
+        file: &File,
+        path: &Path,
+        len: u64,
+        what: &'static str,
+    ) -> Result<()> {
+        self.check(FaultOp::Write, what, path)?;
+        file.set_len(len).ctx(what, path)
+    }
+
+    /// `fdatasync` if `data_only`, else `fsync`.
+    pub(crate) fn fsync(&self, file: &File, path: &Path, data_only: bool) -> Result<()> {
+        let what = if data_only { "fdatasync" } else { "fsync" };
+        self.check(FaultOp::Fsync, what, path)?;
+        if data_only {
+            file.sync_data().ctx(what, path)
+        } else {
+            file.sync_all().ctx(what, path)
+        }
+    }
+
+    /// Makes the directory's entries (created, renamed, deleted files) durable.
+    pub(crate) fn sync_dir(&self) -> Result<()> {
+        self.check(FaultOp::Fsync, "fsync directory", &self.dir)?;
+        self.dir_file.sync_all().ctx("fsync directory", &self.dir)
+    }
+
+    pub(crate) fn rename(&self, from: &Path, to: &Path, what: &'static str) -> Result<()> {
+        self.check(FaultOp::Rename, what, to)?;
+        fs::rename(from, to).ctx(what, to)
+    }
+
+    pub(crate) fn remove(&self, path: &Path, what: &'static str) -> Result<()> {
+        self.check(FaultOp::Remove, what, path)?;
+        fs::remove_file(path).ctx(what, path)
+    }
+
+    /// Extends `file` to `size` bytes with allocated blocks, so later writes do not fail
+    /// for lack of space and do not change the file size. Falls back to a sparse
+    /// extension on filesystems without `fallocate`.
+    pub(crate) fn preallocate(&self, file: &File, size: u64, path: &Path) -> Result<()> {
+        self.check(FaultOp::Preallocate, "preallocate segment", path)?;
+        #[cfg(target_os = "linux")]
+        {
+            let len = libc::off_t::try_from(size)
+                .map_err(|_| Error::invalid(format!("segment size {size} too large")))?;
+            loop {
+                // SAFETY: fallocate takes a descriptor we own and integer arguments; it
+                // touches no memory of ours.
+                let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+                if rc == 0 {
+                    return Ok(());
+                }
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => break,
+                    _ => return Err(Error::io("preallocate segment", path, e)),
+                }
+            }
+        }
+        file.set_len(size).ctx("extend segment", path)
+    }
 }

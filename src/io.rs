@@ -20,7 +20,6 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::fsutil::Fs;
 
 /// Queued write bytes above which a writer runs the queue itself instead of piling on.
 pub(crate) const MAX_QUEUED_BYTES: usize = 8 << 20;
@@ -114,8 +114,8 @@ pub(crate) enum Work {
     Stop,
 }
 
-#[derive(Default)]
 pub(crate) struct Io {
+    fs: Arc<Fs>,
     state: Mutex<State>,
     /// Wakes the worker: new jobs, stop.
     work_cv: Condvar,
@@ -130,6 +130,19 @@ pub(crate) struct Io {
 }
 
 impl Io {
+    pub(crate) fn new(fs: Arc<Fs>) -> Self {
+        Io {
+            fs,
+            state: Mutex::default(),
+            work_cv: Condvar::new(),
+            sync_cv: Condvar::new(),
+            gather_cv: Condvar::new(),
+            exec: Mutex::new(()),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(String::new()),
+        }
+    }
+
     fn push(&self, job: Job) {
         let mut s = self.state.lock();
         if let Job::Write { data, end, .. } = &job {
@@ -177,18 +190,14 @@ impl Io {
                 return;
             };
             let started = Instant::now();
+            let fs = &self.fs;
             let result = match &job {
                 Job::Write {
                     seg, offset, data, ..
-                } => seg
-                    .file
-                    .write_all_at(data, *offset)
-                    .ctx("write segment", &seg.path),
-                Job::Finish { seg, len, .. } | Job::Trim { seg, len } => seg
-                    .file
-                    .set_len(*len)
-                    .ctx("trim finished segment", &seg.path)
-                    .and_then(|()| seg.file.sync_all().ctx("fsync segment", &seg.path)),
+                } => fs.write_at(&seg.file, &seg.path, data, *offset, "write segment"),
+                Job::Finish { seg, len, .. } | Job::Trim { seg, len } => fs
+                    .set_len(&seg.file, &seg.path, *len, "trim finished segment")
+                    .and_then(|()| fs.fsync(&seg.file, &seg.path, false)),
             };
             let mut s = self.state.lock();
             if !matches!(job, Job::Write { .. }) {
@@ -279,7 +288,7 @@ impl Io {
             drop(s);
             let started = Instant::now();
             let result = match &head {
-                Some(seg) => seg.file.sync_data().ctx("fdatasync segment", &seg.path),
+                Some(seg) => self.fs.fsync(&seg.file, &seg.path, true),
                 None => Ok(()),
             };
             let mut s = self.state.lock();

@@ -37,6 +37,7 @@ mod codec;
 pub mod dump;
 mod entry;
 mod error;
+mod faults;
 pub mod ffi;
 mod fsutil;
 #[doc(hidden)]
@@ -56,6 +57,7 @@ mod writer;
 
 pub use entry::EntryType;
 pub use error::{Error, Result};
+pub use faults::{FaultOp, Faults};
 pub use options::{
     DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, Recovery, SyncMode,
 };

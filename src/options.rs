@@ -1,8 +1,10 @@
 //! Options of a WAL handle and their validation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::faults::Faults;
 
 /// Default bytes per segment, as in Prometheus tsdb.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 256 * 1024 * 1024;
@@ -40,7 +42,7 @@ pub enum Recovery {
 }
 
 /// How a WAL handle is configured. Start from `Options::default()`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Bytes per segment file; a new segment is cut when the next entry would not fit.
     /// Between `MIN_SEGMENT_SIZE` and `MAX_SEGMENT_SIZE`.
@@ -51,6 +53,8 @@ pub struct Options {
     pub sync: SyncMode,
     /// What reads (and open, for invalid segment headers) do with damaged data.
     pub recovery: Recovery,
+    /// I/O failures to inject, for testing; `None` in production.
+    pub faults: Option<Arc<Faults>>,
 }
 
 impl Default for Options {
@@ -60,6 +64,7 @@ impl Default for Options {
             flush_interval: None,
             sync: SyncMode::None,
             recovery: Recovery::Truncate,
+            faults: None,
         }
     }
 }

@@ -2,14 +2,13 @@
 //! damaged entry, cut its segment there, delete every later segment), and salvage (keep
 //! every valid entry, rewrite damaged segments without their damage).
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
+use crate::fsutil::Fs;
 use crate::options::Recovery;
 use crate::read::{Damage, Repair};
 use crate::reader::{SegmentReader, Step};
@@ -21,8 +20,7 @@ use crate::segment::{self, SegmentMeta};
 /// interruption at any point leaves a prefix of the log with the damage still in place,
 /// and the next read repeats the same repair.
 pub(crate) fn cut_at_damage(
-    dir: &Path,
-    dir_file: &fs::File,
+    fs: &Fs,
     segments: &mut Vec<SegmentMeta>,
     damage: Damage,
 ) -> Result<Repair> {
@@ -36,13 +34,13 @@ pub(crate) fn cut_at_damage(
     let mut dropped_bytes = 0;
     while segments.len() > damage.index + 1 {
         let Some(later) = segments.last() else { break };
-        dropped_bytes += fs::metadata(&later.path).map_or(0, |m| m.len());
-        fs::remove_file(&later.path).ctx("delete segment after damage", &later.path)?;
+        dropped_bytes += std::fs::metadata(&later.path).map_or(0, |m| m.len());
+        fs.remove(&later.path, "delete segment after damage")?;
         deleted_segments.push(later.path.clone());
         segments.pop();
     }
     deleted_segments.reverse();
-    fsutil::sync_dir(dir_file, dir)?;
+    fs.sync_dir()?;
 
     let seg = &segments[damage.index];
     let file = OpenOptions::new()
@@ -50,9 +48,8 @@ pub(crate) fn cut_at_damage(
         .open(&seg.path)
         .ctx("open segment for repair", &seg.path)?;
     let len = file.metadata().ctx("stat segment", &seg.path)?.len();
-    file.set_len(damage.offset)
-        .ctx("cut damaged segment", &seg.path)?;
-    file.sync_all().ctx("fsync repaired segment", &seg.path)?;
+    fs.set_len(&file, &seg.path, damage.offset, "cut damaged segment")?;
+    fs.fsync(&file, &seg.path, false)?;
     dropped_bytes += len.saturating_sub(damage.offset);
 
     Ok(Repair {
@@ -89,12 +86,7 @@ pub(crate) fn count_entries(path: &Path, from: u64) -> Result<u64> {
 /// Rewrites every segment with damage so that it holds only its valid entries, in
 /// order. Each rewrite goes through a temporary file, fsynced and renamed over the
 /// segment, so a crash leaves either the damaged or the repaired segment.
-pub(crate) fn salvage(
-    dir: &Path,
-    dir_file: &fs::File,
-    segments: &mut [SegmentMeta],
-    damages: &[Damage],
-) -> Result<Repair> {
+pub(crate) fn salvage(fs: &Fs, segments: &mut [SegmentMeta], damages: &[Damage]) -> Result<Repair> {
     let Some(first) = damages.first() else {
         return Err(Error::state("internal: salvage without damage"));
     };
@@ -108,7 +100,7 @@ pub(crate) fn salvage(
             .collect();
         i += here.len();
         let seg = &mut segments[index];
-        let file = fs::File::open(&seg.path).ctx("open segment for salvage", &seg.path)?;
+        let file = File::open(&seg.path).ctx("open segment for salvage", &seg.path)?;
         let len = file.metadata().ctx("stat segment", &seg.path)?.len();
         // Valid entries lie between the damaged regions, up to where the log ends.
         let end = seg.log_end.unwrap_or(len).min(len);
@@ -123,11 +115,11 @@ pub(crate) fn salvage(
         if let Some(f) = from.filter(|&f| f < end) {
             keep.push(f..end);
         }
-        let kept = rewrite(&file, &seg.path, &keep)?;
+        let kept = rewrite(fs, &file, &seg.path, &keep)?;
         seg.log_end = Some(kept);
         dropped_bytes += len.saturating_sub(kept);
     }
-    fsutil::sync_dir(dir_file, dir)?;
+    fs.sync_dir()?;
     Ok(Repair {
         segment: segments[first.index].path.clone(),
         offset: first.offset,
@@ -141,12 +133,18 @@ pub(crate) fn salvage(
 
 /// Replaces the segment at `path` with a header and the byte ranges `keep` of `file`
 /// (its old content), through `<name>.salvage.tmp`. Returns the new length.
-pub(crate) fn rewrite(file: &fs::File, path: &Path, keep: &[Range<u64>]) -> Result<u64> {
+pub(crate) fn rewrite(fs: &Fs, file: &File, path: &Path, keep: &[Range<u64>]) -> Result<u64> {
     let tmp = salvage_temp(path);
-    let mut out = fs::File::create(&tmp).ctx("create salvage file", &tmp)?;
+    let _ = std::fs::remove_file(&tmp);
+    let out = fs.create_new(&tmp, "create salvage file")?;
     let result = (|| {
-        out.write_all(&segment::header_bytes())
-            .ctx("write salvage file", &tmp)?;
+        fs.write_at(
+            &out,
+            &tmp,
+            &segment::header_bytes(),
+            0,
+            "write salvage file",
+        )?;
         let mut written = segment::HEADER_LEN;
         let mut buf = vec![0u8; 1 << 20];
         for r in keep {
@@ -155,17 +153,17 @@ pub(crate) fn rewrite(file: &fs::File, path: &Path, keep: &[Range<u64>]) -> Resu
                 let n = ((r.end - at) as usize).min(buf.len());
                 file.read_exact_at(&mut buf[..n], at)
                     .ctx("read segment", path)?;
-                out.write_all(&buf[..n]).ctx("write salvage file", &tmp)?;
+                fs.write_at(&out, &tmp, &buf[..n], written, "write salvage file")?;
                 at += n as u64;
                 written += n as u64;
             }
         }
-        out.sync_all().ctx("fsync salvage file", &tmp)?;
-        fs::rename(&tmp, path).ctx("replace salvaged segment", path)?;
+        fs.fsync(&out, &tmp, false)?;
+        fs.rename(&tmp, path, "replace salvaged segment")?;
         Ok(written)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(&tmp);
     }
     result
 }
@@ -186,8 +184,7 @@ pub(crate) const SALVAGE_SUFFIX: &str = ".salvage.tmp";
 ///   or deleted if it has none; later segments stay;
 /// - `Fail`: the first is reported as corruption at offset 0 and nothing changes.
 pub(crate) fn invalid_headers(
-    dir: &Path,
-    dir_file: &fs::File,
+    fs: &Fs,
     segments: &mut Vec<SegmentMeta>,
     recovery: Recovery,
 ) -> Result<Option<Repair>> {
@@ -225,8 +222,8 @@ pub(crate) fn invalid_headers(
             // Newest first, so an interruption leaves a prefix that is still consistent.
             while segments.len() > first {
                 let Some(seg) = segments.pop() else { break };
-                repair.dropped_bytes += fs::metadata(&seg.path).map_or(0, |m| m.len());
-                fs::remove_file(&seg.path).ctx("delete invalid segment", &seg.path)?;
+                repair.dropped_bytes += std::fs::metadata(&seg.path).map_or(0, |m| m.len());
+                fs.remove(&seg.path, "delete invalid segment")?;
                 repair.deleted_segments.push(seg.path);
             }
             repair.deleted_segments.reverse();
@@ -235,7 +232,7 @@ pub(crate) fn invalid_headers(
             for &(i, _) in invalid.iter().rev() {
                 let path = segments[i].path.clone();
                 repair.damaged_regions += 1;
-                let file = fs::File::open(&path).ctx("open segment for salvage", &path)?;
+                let file = File::open(&path).ctx("open segment for salvage", &path)?;
                 let len = file.metadata().ctx("stat segment", &path)?.len();
                 let resume = if len > segment::HEADER_LEN {
                     SegmentReader::open(&path, None)?.resync(segment::HEADER_LEN)?
@@ -244,11 +241,11 @@ pub(crate) fn invalid_headers(
                 };
                 match resume {
                     Some(from) => {
-                        let kept = rewrite(&file, &path, std::slice::from_ref(&(from..len)))?;
+                        let kept = rewrite(fs, &file, &path, std::slice::from_ref(&(from..len)))?;
                         repair.dropped_bytes += len.saturating_sub(kept);
                     }
                     None => {
-                        fs::remove_file(&path).ctx("delete unsalvageable segment", &path)?;
+                        fs.remove(&path, "delete unsalvageable segment")?;
                         repair.dropped_bytes += len;
                         repair.deleted_segments.push(path);
                         segments.remove(i);
@@ -258,6 +255,6 @@ pub(crate) fn invalid_headers(
             repair.deleted_segments.reverse();
         }
     }
-    fsutil::sync_dir(dir_file, dir)?;
+    fs.sync_dir()?;
     Ok(Some(repair))
 }

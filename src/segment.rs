@@ -1,13 +1,12 @@
 //! Segment files: names, the 8-byte header, listing, validation and creation.
 
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{IoContext, Result};
-use crate::fsutil;
+use crate::fsutil::Fs;
 
 /// First four bytes of every segment.
 pub(crate) const MAGIC: u32 = 0x43AF_00EF;
@@ -106,24 +105,18 @@ pub(crate) fn check_header(path: &Path) -> Result<Option<String>> {
 
 /// Creates segment `seq` preallocated to `size` bytes with its header written, and makes
 /// its directory entry durable. On failure nothing is left behind.
-pub(crate) fn create(dir: &Path, dir_file: &File, seq: u64, size: u64) -> Result<(File, PathBuf)> {
-    let path = dir.join(segment_name(seq));
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .ctx("create segment", &path)?;
+pub(crate) fn create(fs: &Fs, seq: u64, size: u64) -> Result<(File, PathBuf)> {
+    let path = fs.dir.join(segment_name(seq));
+    let file = fs.create_new(&path, "create segment")?;
     let setup = || -> Result<()> {
-        fsutil::preallocate(&file, size, &path)?;
-        file.write_all_at(&header_bytes(), 0)
-            .ctx("write segment header", &path)?;
-        fsutil::sync_dir(dir_file, dir)
+        fs.preallocate(&file, size, &path)?;
+        fs.write_at(&file, &path, &header_bytes(), 0, "write segment header")?;
+        fs.sync_dir()
     };
     if let Err(e) = setup() {
         // A headerless file would make every later segment look invalid at open.
-        let _ = fs::remove_file(&path);
-        let _ = fsutil::sync_dir(dir_file, dir);
+        let _ = std::fs::remove_file(&path);
+        let _ = fs.sync_dir();
         return Err(e);
     }
     Ok((file, path))

@@ -11,15 +11,14 @@
 //! non-segment files) may see the old segments plus the partly deleted ones only while a
 //! crashed truncation awaits recovery.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::ops::ControlFlow;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::codec;
 use crate::entry::{self, EntryType};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
+use crate::fsutil::Fs;
 use crate::read::{self, Entry, ReadSummary};
 use crate::record::Series;
 use crate::segment::{self, SegmentMeta};
@@ -44,78 +43,80 @@ fn parse_commit_name(name: &str) -> Option<(u64, u64)> {
 
 /// Finishes a truncation that was committed before a crash; drops an uncommitted one
 /// and leftover salvage files (a salvage replaces its segment only by a final rename).
-pub(crate) fn recover(dir: &Path, dir_file: &File) -> Result<()> {
+pub(crate) fn recover(fs: &Fs) -> Result<()> {
+    let dir = &fs.dir;
     let mut changed = false;
-    for ent in fs::read_dir(dir).ctx("list directory", dir)? {
+    for ent in std::fs::read_dir(dir).ctx("list directory", dir)? {
         let ent = ent.ctx("list directory", dir)?;
         let name = ent.file_name();
         let Some(name) = name.to_str() else { continue };
         if name == TEMP_NAME || name.ends_with(crate::repair::SALVAGE_SUFFIX) {
-            fs::remove_file(ent.path()).ctx("remove leftover temp file", &ent.path())?;
+            fs.remove(&ent.path(), "remove leftover temp file")?;
             changed = true;
         } else if let Some((first, last)) = parse_commit_name(name) {
-            complete(dir, first, last, &ent.path())?;
+            complete(fs, first, last, &ent.path())?;
             changed = true;
         }
     }
     if changed {
-        fsutil::sync_dir(dir_file, dir)?;
+        fs.sync_dir()?;
     }
     Ok(())
 }
 
 /// Step 3: delete the replaced segments, then move the new one into place.
-fn complete(dir: &Path, first: u64, last: u64, commit: &Path) -> Result<()> {
-    for seg in segment::list(dir)? {
+fn complete(fs: &Fs, first: u64, last: u64, commit: &Path) -> Result<()> {
+    for seg in segment::list(&fs.dir)? {
         if seg.seq > first && seg.seq <= last {
-            fs::remove_file(&seg.path).ctx("delete truncated segment", &seg.path)?;
+            fs.remove(&seg.path, "delete truncated segment")?;
         }
     }
-    let target = dir.join(segment::segment_name(first));
-    fs::rename(commit, &target).ctx("rename truncated segment into place", &target)
+    let target = fs.dir.join(segment::segment_name(first));
+    fs.rename(commit, &target, "rename truncated segment into place")
+}
+
+/// A failed truncation: before its commit point the old segments stand untouched;
+/// after it, the new state is only reached by the recovery at the next open.
+pub(crate) enum Failed {
+    BeforeCommit(Error),
+    AfterCommit(Error),
 }
 
 /// Rewrites `candidates` (the oldest segments, none of them active) into one segment
 /// holding the series for which `keep` returns true. Returns the new segment's meta.
 pub(crate) fn rewrite(
-    dir: &Path,
-    dir_file: &File,
+    fs: &Fs,
     candidates: &mut [SegmentMeta],
     keep: &mut dyn FnMut(u64) -> bool,
-) -> Result<SegmentMeta> {
+) -> std::result::Result<SegmentMeta, Failed> {
     let (Some(first), Some(last)) = (candidates.first(), candidates.last()) else {
-        return Err(Error::state("truncation without candidate segments"));
+        return Err(Failed::BeforeCommit(Error::state(
+            "truncation without candidate segments",
+        )));
     };
     let (first, last) = (first.seq, last.seq);
-    let temp = dir.join(TEMP_NAME);
-    let _ = fs::remove_file(&temp);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .ctx("create truncation file", &temp)?;
-
-    let result = write_kept_series(&file, &temp, candidates, keep).and_then(|()| {
-        file.sync_all().ctx("fsync truncation file", &temp)?;
-        let commit = dir.join(commit_name(first, last));
-        fs::rename(&temp, &commit).ctx("commit truncation", &commit)?;
-        fsutil::sync_dir(dir_file, dir)?;
-        Ok(commit)
-    });
-    let commit = match result {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = fs::remove_file(&temp);
-            return Err(e);
-        }
-    };
-    complete(dir, first, last, &commit)?;
-    fsutil::sync_dir(dir_file, dir)?;
-    Ok(SegmentMeta::new(dir, first))
+    let temp = fs.dir.join(TEMP_NAME);
+    let commit = fs.dir.join(commit_name(first, last));
+    let _ = std::fs::remove_file(&temp);
+    let file = fs
+        .create_new(&temp, "create truncation file")
+        .map_err(Failed::BeforeCommit)?;
+    let written = write_kept_series(fs, &file, &temp, candidates, keep)
+        .and_then(|()| fs.fsync(&file, &temp, false))
+        .and_then(|()| fs.rename(&temp, &commit, "commit truncation"));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Failed::BeforeCommit(e));
+    }
+    fs.sync_dir()
+        .and_then(|()| complete(fs, first, last, &commit))
+        .and_then(|()| fs.sync_dir())
+        .map_err(Failed::AfterCommit)?;
+    Ok(SegmentMeta::new(&fs.dir, first))
 }
 
 fn write_kept_series(
+    fs: &Fs,
     file: &File,
     path: &Path,
     candidates: &mut [SegmentMeta],
@@ -143,8 +144,7 @@ fn write_kept_series(
         .and_then(|()| {
             out.extend_from_slice(&frame);
             if out.len() >= 4 << 20 {
-                file.write_all_at(&out, offset)
-                    .ctx("write truncation file", path)?;
+                fs.write_at(file, path, &out, offset, "write truncation file")?;
                 offset += out.len() as u64;
                 out.clear();
             }
@@ -178,6 +178,5 @@ fn write_kept_series(
             ),
         });
     }
-    file.write_all_at(&out, offset)
-        .ctx("write truncation file", path)
+    fs.write_at(file, path, &out, offset, "write truncation file")
 }

@@ -2,9 +2,9 @@
 //! glue between the writer, the reader, repair, truncation and the background worker.
 
 use std::cell::Cell;
-use std::fs::{self, File};
+use std::fs;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use crate::codec;
 use crate::entry::{self, EntryType};
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil;
+use crate::fsutil::{self, Fs};
 use crate::io::{Io, Work};
 use crate::options::{Options, Recovery, SyncMode};
 use crate::read::{self, Entry, ReadSummary, Repair};
@@ -42,8 +42,7 @@ thread_local! {
 
 struct Shared {
     id: u64,
-    dir: PathBuf,
-    dir_file: Arc<File>,
+    fs: Arc<Fs>,
     options: Options,
     /// The writer lock: appends, buffer submission and reads take it.
     writer: Mutex<SegmentWriter>,
@@ -131,29 +130,23 @@ impl Wal {
         fs::create_dir_all(&dir).ctx("create directory", &dir)?;
         let dir_file = fsutil::open_dir(&dir)?;
         fsutil::lock_dir(&dir_file, &dir)?;
-        truncate::recover(&dir, &dir_file)?;
+        let faults = options.faults.clone().unwrap_or_default();
+        let fs = Arc::new(Fs::new(dir.clone(), dir_file, faults));
+        truncate::recover(&fs)?;
 
         let mut segments = segment::list(&dir)?;
-        let header_repair =
-            repair::invalid_headers(&dir, &dir_file, &mut segments, options.recovery)?;
+        let header_repair = repair::invalid_headers(&fs, &mut segments, options.recovery)?;
 
         let needs_read = !segments.is_empty();
-        let dir_file = Arc::new(dir_file);
-        let writer = SegmentWriter::new(
-            dir.clone(),
-            dir_file.clone(),
-            options.segment_size,
-            segments,
-        );
+        let writer = SegmentWriter::new(fs.clone(), options.segment_size, segments);
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            dir: dir.clone(),
-            dir_file,
+            fs: fs.clone(),
             options,
             writer: Mutex::new(writer),
             maintenance: Mutex::new(()),
             needs_read: AtomicBool::new(needs_read),
-            io: Io::default(),
+            io: Io::new(fs),
             samples_written: AtomicU64::new(0),
             corruptions: AtomicU64::new(0),
             dropped_entries: AtomicU64::new(0),
@@ -175,7 +168,7 @@ impl Wal {
 
     /// The directory this handle writes to.
     pub fn dir(&self) -> &Path {
-        &self.shared.dir
+        &self.shared.fs.dir
     }
 
     /// True until a read has completed on a WAL that held data at open.
@@ -207,7 +200,7 @@ impl Wal {
             return Err(Error::state(format!(
                 "the WAL in {} held data when it was opened; read it once to the end before \
                  writing or truncating",
-                self.shared.dir.display()
+                self.shared.fs.dir.display()
             )));
         }
         Ok(())
@@ -239,7 +232,7 @@ impl Wal {
             read::read_segments(&mut w.segments, limit, salvage, &mut summary, &mut visit)?
         };
         if let Some(first) = damages.first() {
-            let (dir, dir_file) = (&self.shared.dir, &*self.shared.dir_file);
+            let fs = &*self.shared.fs;
             let repaired = match recovery {
                 Recovery::Fail => {
                     return Err(Error::Corruption {
@@ -248,10 +241,8 @@ impl Wal {
                         reason: first.reason.clone(),
                     });
                 }
-                Recovery::Truncate => {
-                    repair::cut_at_damage(dir, dir_file, &mut w.segments, first.clone())
-                }
-                Recovery::Salvage => repair::salvage(dir, dir_file, &mut w.segments, &damages),
+                Recovery::Truncate => repair::cut_at_damage(fs, &mut w.segments, first.clone()),
+                Recovery::Salvage => repair::salvage(fs, &mut w.segments, &damages),
             };
             // The head segment was cut, rewritten or deleted: the next write starts a
             // new one.
@@ -347,14 +338,19 @@ impl Wal {
         // Candidates cut recently may still be being finished.
         self.shared.io.run_pending();
         self.shared.io.take_error()?;
-        let merged = {
+        let rewritten = {
             let _scope = CallbackScope::enter(self.shared.id);
-            truncate::rewrite(
-                &self.shared.dir,
-                &self.shared.dir_file,
-                &mut candidates,
-                &mut keep,
-            )?
+            truncate::rewrite(&self.shared.fs, &mut candidates, &mut keep)
+        };
+        let merged = match rewritten {
+            Ok(m) => m,
+            Err(truncate::Failed::BeforeCommit(e)) => return Err(e),
+            Err(truncate::Failed::AfterCommit(e)) => {
+                // The switch is committed but not finished: this handle's view of the
+                // segments is stale, and the next open completes it.
+                self.shared.io.fail(&e);
+                return Err(e);
+            }
         };
         let mut w = self.shared.writer.lock();
         w.segments.splice(..candidates.len(), [merged]);

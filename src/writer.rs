@@ -5,12 +5,12 @@
 //! Positions: `appended` counts every entry byte logged since open; a buffer submitted
 //! for writing ends at the `appended` of its last entry, which is what a sync waits for.
 
-use std::fs::{File, OpenOptions};
-use std::path::PathBuf;
+use std::fs::OpenOptions;
 use std::sync::Arc;
 
 use crate::entry::{CRC_LEN, HEADER_LEN};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
+use crate::fsutil::Fs;
 use crate::io::{Io, MAX_QUEUED_BYTES, SegFile};
 use crate::segment::{self, SegmentMeta};
 
@@ -28,8 +28,7 @@ struct Active {
 }
 
 pub(crate) struct SegmentWriter {
-    dir: PathBuf,
-    dir_file: Arc<File>,
+    fs: Arc<Fs>,
     segment_size: u64,
     /// Every segment of the log, oldest first; the last one is the head.
     pub(crate) segments: Vec<SegmentMeta>,
@@ -44,15 +43,9 @@ pub(crate) struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    pub(crate) fn new(
-        dir: PathBuf,
-        dir_file: Arc<File>,
-        segment_size: u64,
-        segments: Vec<SegmentMeta>,
-    ) -> Self {
+    pub(crate) fn new(fs: Arc<Fs>, segment_size: u64, segments: Vec<SegmentMeta>) -> Self {
         SegmentWriter {
-            dir,
-            dir_file,
+            fs,
             segment_size,
             segments,
             active: None,
@@ -139,8 +132,8 @@ impl SegmentWriter {
                 Error::state("segment sequence numbers are exhausted (u64::MAX reached)")
             })?,
         };
-        let (file, path) = segment::create(&self.dir, &self.dir_file, seq, self.segment_size)?;
-        self.segments.push(SegmentMeta::new(&self.dir, seq));
+        let (file, path) = segment::create(&self.fs, seq, self.segment_size)?;
+        self.segments.push(SegmentMeta::new(&self.fs.dir, seq));
         self.active = Some(Active {
             seg: Arc::new(SegFile { file, path }),
             written: segment::HEADER_LEN,
@@ -197,15 +190,11 @@ impl SegmentWriter {
         io.run_pending();
         io.take_error()?;
         if let Some(a) = self.active.take() {
-            a.seg
-                .file
-                .set_len(a.submitted)
-                .ctx("trim head segment", &a.seg.path)?;
+            let (file, path) = (&a.seg.file, &a.seg.path);
+            self.fs
+                .set_len(file, path, a.submitted, "trim head segment")?;
             let started = std::time::Instant::now();
-            a.seg
-                .file
-                .sync_all()
-                .ctx("fsync head segment", &a.seg.path)?;
+            self.fs.fsync(file, path, false)?;
             io.count_fsync(started.elapsed());
         }
         Ok(())
