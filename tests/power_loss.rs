@@ -3,13 +3,10 @@
 //! Opening and reading always succeeds, delivers the longest valid prefix, and leaves
 //! a WAL that accepts writes.
 
-mod common;
-
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use common::*;
 use tswal::{Entry, Options, Recovery, Sample, Wal};
 
 const ENTRIES: usize = 12;
