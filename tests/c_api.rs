@@ -21,7 +21,10 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+
+mod common;
+use common::cbuild::{Link, command_for, compile, describe, manifest_dir};
+use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,132 +39,6 @@ const REQUIRED_CORRUPT_CASES: [&str; 7] = [
     "corrupt-symbols_type",
     "corrupt-stray_files",
 ];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Link {
-    Static,
-    Shared,
-}
-
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Where Cargo put the libraries this test was built against.
-///
-/// This test runs as `target/<profile>/deps/c_api-<hash>`. Building the library for the
-/// tests puts its staticlib and cdylib (`libtswal.a`, `libtswal.so`) in that same `deps`
-/// directory; only `cargo build` copies them up to `target/<profile>`, so the copies
-/// there may be stale or missing (a clean `cargo test`). Hence `deps`.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let dir = exe
-        .parent()
-        .expect("the test binary lives in target/<profile>/deps")
-        .to_path_buf();
-    for lib in ["libtswal.a", "libtswal.so"] {
-        assert!(
-            dir.join(lib).is_file(),
-            "{lib} not found in {} (is crate-type staticlib/cdylib still set?)",
-            dir.display()
-        );
-    }
-    dir
-}
-
-/// The tests run on the machine they were built for; Cargo does not tell tests the
-/// target triple, so it is rebuilt from the architecture (Linux/glibc only).
-fn target_triple() -> String {
-    format!("{}-unknown-linux-gnu", std::env::consts::ARCH)
-}
-
-/// Compiles and links `c_tests/<program>.c` into `target/<profile>/c_tests/`.
-fn compile(program: &str, link: Link) -> PathBuf {
-    let lib = lib_dir();
-    let out_dir = lib
-        .parent()
-        .expect("deps has a parent: target/<profile>")
-        .join("c_tests");
-    fs::create_dir_all(&out_dir).expect("create the output directory of the C tests");
-    let suffix = match link {
-        Link::Static => "static",
-        Link::Shared => "shared",
-    };
-    let exe = out_dir.join(format!("{program}-{suffix}"));
-    let triple = target_triple();
-    let mut cmd = cc::Build::new()
-        .target(&triple)
-        .host(&triple)
-        .opt_level(0)
-        .debug(true)
-        .cargo_metadata(false)
-        .warnings(true)
-        .extra_warnings(true)
-        .get_compiler()
-        .to_command();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread"])
-        .arg("-I")
-        .arg(manifest_dir().join("include"))
-        .arg(manifest_dir().join("c_tests").join(format!("{program}.c")))
-        .arg("-o")
-        .arg(&exe);
-    match link {
-        Link::Static => {
-            cmd.arg(lib.join("libtswal.a"))
-                .args(["-lpthread", "-ldl", "-lm"]);
-        }
-        Link::Shared => {
-            cmd.arg(format!("-L{}", lib.display()))
-                .arg("-ltswal")
-                .arg(format!("-Wl,-rpath,{}", lib.display()));
-        }
-    }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler ({}): {e}", describe(&cmd)));
-    assert!(
-        out.status.success(),
-        "compiling {program}.c failed ({})\ncommand: {}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status,
-        describe(&cmd),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if link == Link::Shared {
-        // -ltswal would silently pick libtswal.a if the .so were missing; make sure the
-        // program really loads the shared library (its name is in DT_NEEDED).
-        let bytes = fs::read(&exe).expect("read the linked program");
-        assert!(
-            bytes.windows(11).any(|w| w == b"libtswal.so"),
-            "{} does not reference libtswal.so",
-            exe.display()
-        );
-    }
-    exe
-}
-
-/// A command as a shell would show it, without the environment.
-fn describe(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The command that runs `exe`, through `TSWAL_C_TEST_WRAPPER` if it is set.
-fn command_for(exe: &Path) -> Command {
-    let wrapper = std::env::var("TSWAL_C_TEST_WRAPPER").unwrap_or_default();
-    let mut words = wrapper.split_whitespace();
-    match words.next() {
-        Some(first) => {
-            let mut cmd = Command::new(first);
-            cmd.args(words).arg(exe);
-            cmd
-        }
-        None => Command::new(exe),
-    }
-}
 
 /// How long one run of a program may take: `TSWAL_C_TEST_TIMEOUT` seconds, by default
 /// 300 (a run takes at most about 15 s under valgrind). A hang then fails the test

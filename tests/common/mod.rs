@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod cbuild;
+
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
