@@ -298,7 +298,7 @@ static inline void list_segments(const char *dir, struct buf *out)
         names[n++] = xmemdup(e->d_name, strlen(e->d_name) + 1);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, compare_segment_names);
+    if (n > 0) qsort(names, n, sizeof *names, compare_segment_names); /* names may be NULL */
     for (size_t i = 0; i < n; i++) {
         buf_puts(out, names[i]);
         buf_puts(out, "\n");

@@ -55,6 +55,12 @@ pub fn compile(program: &str, link: Link) -> PathBuf {
         Link::Static => "static",
         Link::Shared => "shared",
     };
+    let sanitized = std::env::var("TSWAL_C_TEST_SANITIZE").unwrap_or_default();
+    let suffix = if sanitized.trim().is_empty() {
+        suffix.to_string()
+    } else {
+        format!("{suffix}-{}", sanitized.trim().replace(',', "-"))
+    };
     let exe = out_dir.join(format!("{program}-{suffix}"));
     let triple = target_triple();
     let mut cmd = cc::Build::new()
@@ -67,6 +73,14 @@ pub fn compile(program: &str, link: Link) -> PathBuf {
         .extra_warnings(true)
         .get_compiler()
         .to_command();
+    // TSWAL_C_TEST_SANITIZE=address,undefined builds the programs with those sanitizers
+    // (the library itself is Rust, checked by the compiler and by valgrind).
+    if let Ok(sanitizers) = std::env::var("TSWAL_C_TEST_SANITIZE") {
+        if !sanitizers.trim().is_empty() {
+            cmd.arg(format!("-fsanitize={}", sanitizers.trim()))
+                .args(["-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]);
+        }
+    }
     cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pthread"])
         .arg("-I")
         .arg(manifest_dir().join("include"))
