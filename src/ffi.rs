@@ -376,8 +376,10 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
 
 /// Opens the WAL in directory `dir` (created if missing) and stores the handle in
 /// `*out`. `opts` may be NULL for the defaults. Segments with an invalid header are
-/// deleted together with every later segment. If segments remain, `wal_read` must
-/// complete once before writes and truncation are accepted. Takes an exclusive lock on
+/// handled by `opts->recovery`: deleted together with every later segment (TRUNCATE),
+/// rewritten from their first valid entry (SALVAGE), or reported as
+/// `WAL_ERR_CORRUPTION` (FAIL). If segments remain, `wal_read` must complete once before
+/// writes and truncation are accepted. Takes an exclusive lock on
 /// the directory: a second open, in this or another process, gets `WAL_ERR_LOCKED`.
 /// On failure `*out` is set to NULL.
 ///
@@ -421,9 +423,11 @@ pub unsafe extern "C" fn wal_open(
 /// Delivers every entry in log order, one callback call per entry, on the calling
 /// thread. Arrays and the label bytes they point to are valid only during the call.
 /// Labels arrive sorted by name. A NULL callback skips that type (entries are still
-/// checked). A non-zero return stops the read with `WAL_ERR_ABORTED`. Corruption is
-/// repaired (the damaged segment is cut before the bad entry and later segments are
-/// deleted) and the read returns `WAL_OK`. Callbacks must not call into the same
+/// checked). A non-zero return stops the read with `WAL_ERR_ABORTED`. Damage is handled
+/// by the handle's recovery mode: repaired, and the read returns `WAL_OK` (TRUNCATE:
+/// the damaged segment is cut before the bad entry and later segments are deleted;
+/// SALVAGE: only the damaged bytes are dropped), or reported as `WAL_ERR_CORRUPTION`
+/// with segment and offset, changing nothing (FAIL). Callbacks must not call into the same
 /// handle (`WAL_ERR_STATE`); writers on other threads wait until the read returns.
 ///
 /// # Safety

@@ -118,8 +118,8 @@ pub struct Wal {
 impl Wal {
     /// Opens (creating if needed) the WAL in `dir` and locks the directory.
     ///
-    /// Segments with an invalid header are deleted together with every later segment. If
-    /// segments remain, [`Wal::read`] must complete once before writes and truncation are
+    /// Segments with an invalid header are handled by [`Options::recovery`]. If segments
+    /// remain, [`Wal::read`] must complete once before writes and truncation are
     /// accepted.
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Wal> {
         options.validate()?;
@@ -209,9 +209,9 @@ impl Wal {
     /// Delivers every entry in log order to `visit`, on the calling thread.
     ///
     /// Labels of each series arrive sorted by name. Returning `ControlFlow::Break` stops
-    /// the read with [`Error::Aborted`]. Damage is repaired as the reference does (the
-    /// damaged segment is cut before the bad entry and later segments are deleted) and
-    /// reported in the summary. Writers on other threads wait while a read runs.
+    /// the read with [`Error::Aborted`]. Damage is handled by [`Options::recovery`]:
+    /// repaired and reported in the summary, or returned as [`Error::Corruption`].
+    /// Writers on other threads wait while a read runs.
     pub fn read<F>(&self, mut visit: F) -> Result<ReadSummary>
     where
         F: FnMut(Entry<'_>) -> ControlFlow<()>,
