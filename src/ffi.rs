@@ -756,6 +756,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "opening a WAL needs flock and fallocate, which Miri lacks"
+    )]
     fn a_panic_in_a_call_on_a_handle_leaves_it_unusable_but_closable() {
         let tmp = tempfile::tempdir().unwrap();
         let wal = Wal::open(tmp.path(), Options::default()).unwrap();
@@ -773,6 +777,129 @@ mod tests {
             assert!(msg.contains("unusable"), "{msg}");
             assert_eq!(wal_close(h), WAL_OK);
         }
+    }
+
+    #[test]
+    fn slice_arg_takes_null_only_with_length_zero() {
+        // SAFETY: NULL with length 0 never dereferences; the arrays are live and sized.
+        unsafe {
+            assert_eq!(
+                slice_arg::<u64, _>(ptr::null(), 0, || "x").unwrap(),
+                &[] as &[u64]
+            );
+            let e = slice_arg::<u64, _>(ptr::null(), 3, || "samples").unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "invalid argument: samples is NULL but its length is 3"
+            );
+            let data = [1u64, 2, 3];
+            assert_eq!(slice_arg(data.as_ptr(), 3, || "x").unwrap(), &data);
+            let huge = slice_arg(data.as_ptr(), usize::MAX, || "x").unwrap_err();
+            assert!(huge.to_string().contains("impossibly large"), "{huge}");
+        }
+    }
+
+    #[test]
+    fn label_arrays_become_byte_slices() {
+        let (name, value) = (b"job", b"node");
+        let labels = [
+            wal_label {
+                name: name.as_ptr().cast(),
+                name_len: name.len(),
+                value: value.as_ptr().cast(),
+                value_len: value.len(),
+            },
+            wal_label {
+                name: ptr::null(),
+                name_len: 0,
+                value: ptr::null(),
+                value_len: 0,
+            },
+        ];
+        let mut out = Vec::new();
+        // SAFETY: every pointer is live for its length (or NULL with length 0).
+        unsafe { labels_arg(&labels, &mut out, 0).unwrap() };
+        assert_eq!(out, [Label::new("job", "node"), Label::new("", "")]);
+        let bad = [wal_label {
+            name: ptr::null(),
+            name_len: 1,
+            value: ptr::null(),
+            value_len: 0,
+        }];
+        // SAFETY: the NULL pointer with a length is refused before use.
+        let e = unsafe { labels_arg(&bad, &mut out, 4) }.unwrap_err();
+        assert!(e.to_string().contains("series[4].labels[0].name"), "{e}");
+    }
+
+    #[test]
+    fn samples_and_tombstones_cross_as_the_same_memory() {
+        let c = [
+            wal_sample {
+                r#ref: 7,
+                t: -3,
+                v: 1.5,
+            },
+            wal_sample {
+                r#ref: u64::MAX,
+                t: i64::MIN,
+                v: f64::NAN,
+            },
+        ];
+        // SAFETY: the same cast wal_log_samples makes, over a live array.
+        let rust = unsafe { slice_arg(c.as_ptr().cast::<Sample>(), c.len(), || "s") }.unwrap();
+        assert_eq!((rust[0].series_ref, rust[0].t, rust[0].v), (7, -3, 1.5));
+        assert_eq!((rust[1].series_ref, rust[1].t), (u64::MAX, i64::MIN));
+        assert_eq!(rust[1].v.to_bits(), f64::NAN.to_bits());
+        let d = [wal_tombstone {
+            r#ref: 1,
+            mint: 2,
+            maxt: 3,
+        }];
+        // SAFETY: as above, for tombstones.
+        let rust = unsafe { slice_arg(d.as_ptr().cast::<Tombstone>(), 1, || "d") }.unwrap();
+        assert_eq!(
+            rust[0],
+            Tombstone {
+                series_ref: 1,
+                mint: 2,
+                maxt: 3
+            }
+        );
+    }
+
+    #[test]
+    fn options_init_fills_the_defaults_and_accepts_null() {
+        let mut o = std::mem::MaybeUninit::<wal_options>::uninit();
+        // SAFETY: a writable wal_options; NULL is documented to be ignored.
+        let o = unsafe {
+            wal_options_init(ptr::null_mut());
+            wal_options_init(o.as_mut_ptr());
+            o.assume_init()
+        };
+        assert_eq!(o.segment_size, DEFAULT_SEGMENT_SIZE);
+        assert_eq!((o.flush_interval_ms, o.sync.0, o.recovery.0), (0, 0, 0));
+        let opts = options_from(&o).unwrap();
+        assert_eq!(
+            (opts.sync, opts.recovery),
+            (SyncMode::None, Recovery::Truncate)
+        );
+    }
+
+    #[test]
+    fn the_last_error_is_per_thread() {
+        set_last_error("here".into());
+        let other = std::thread::spawn(|| {
+            // SAFETY: wal_last_error returns a valid NUL-terminated string.
+            unsafe { CStr::from_ptr(wal_last_error()) }.to_owned()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(other.as_c_str(), c"");
+        // SAFETY: as above.
+        assert_eq!(unsafe { CStr::from_ptr(wal_last_error()) }, c"here");
+        // SAFETY: wal_version returns a static NUL-terminated string.
+        let v = unsafe { CStr::from_ptr(wal_version()) };
+        assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
 
     #[test]
