@@ -46,8 +46,9 @@ pub(crate) fn body_len(header: &[u8; HEADER_LEN]) -> u32 {
     u32::from_be_bytes([header[2], header[3], header[4], header[5]])
 }
 
-/// Builds one complete entry in `out` (cleared first): the body is appended by `encode`,
-/// then the header and CRC are filled in. Fails if the body exceeds the u32 length field.
+/// Appends one complete entry to `out`: the body is appended by `encode`, then the
+/// header and CRC are filled in. Fails, leaving `out` as it was, if the body exceeds the
+/// u32 length field.
 pub(crate) fn frame<R>(
     out: &mut Vec<u8>,
     entry_type: EntryType,
@@ -62,22 +63,22 @@ fn frame_limited<R>(
     max_body: u32,
     encode: impl FnOnce(&mut Vec<u8>) -> R,
 ) -> Result<R> {
-    out.clear();
+    let start = out.len();
     out.extend_from_slice(&[entry_type as u8, FLAG_SIMPLE, 0, 0, 0, 0]);
     let r = encode(out);
-    let body = out.len() - HEADER_LEN;
+    let body = out.len() - start - HEADER_LEN;
     let len = match u32::try_from(body) {
         Ok(len) if len <= max_body => len,
         _ => {
-            out.clear();
+            out.truncate(start);
             return Err(Error::invalid(format!(
                 "entry body of {body} bytes exceeds the format's limit of {max_body} bytes \
                  (u32 length field); log a smaller batch"
             )));
         }
     };
-    out[2..HEADER_LEN].copy_from_slice(&len.to_be_bytes());
-    let crc = crc32c::crc32c(out);
+    out[start + 2..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+    let crc = crc32c::crc32c(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     Ok(r)
 }

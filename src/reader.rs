@@ -379,13 +379,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("000001");
         let mut bytes = segment::header_bytes().to_vec();
-        let mut f = Vec::new();
         for i in 0..n {
-            frame(&mut f, EntryType::Samples, |b| {
+            frame(&mut bytes, EntryType::Samples, |b| {
                 b.extend_from_slice(&[i as u8; 16])
             })
             .unwrap();
-            bytes.extend_from_slice(&f);
         }
         let end = bytes.len() as u64;
         bytes.resize(prealloc as usize, 0);

@@ -124,7 +124,6 @@ fn write_kept_series(
 ) -> Result<()> {
     let mut out = segment::header_bytes().to_vec();
     let mut offset = 0u64;
-    let mut frame = Vec::new();
     let mut failure: Option<Error> = None;
     let mut visit = |e: Entry<'_>| {
         let Entry::Series(series) = e else {
@@ -138,11 +137,10 @@ fn write_kept_series(
         if kept.is_empty() {
             return ControlFlow::Continue(());
         }
-        let step = entry::frame(&mut frame, EntryType::Series, |b| {
+        let step = entry::frame(&mut out, EntryType::Series, |b| {
             codec::encode_series(b, &kept)
         })
         .and_then(|()| {
-            out.extend_from_slice(&frame);
             if out.len() >= 4 << 20 {
                 fs.write_at(file, path, &out, offset, "write truncation file")?;
                 offset += out.len() as u64;

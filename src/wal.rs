@@ -255,8 +255,9 @@ impl Wal {
         Ok(summary)
     }
 
-    /// Frames one entry on this thread, then appends it under the writer lock; in
-    /// `SyncMode::Always`, waits until it is durable.
+    /// Frames one entry, then appends it: in place under the writer lock when nobody
+    /// else holds it, else on this thread first and copied in under the lock. In
+    /// `SyncMode::Always`, waits until the entry is durable.
     fn log(
         &self,
         entry_type: EntryType,
@@ -267,24 +268,30 @@ impl Wal {
         if !empty {
             self.shared.io.begin_append();
         }
-        let mut frame = SCRATCH.take();
-        let result = (|| {
-            let max_time = if empty {
+        let io = &self.shared.io;
+        let result = match self.shared.writer.try_lock() {
+            // Nobody else is appending: encode straight into the log's buffer, which
+            // saves copying the entry. Others arriving meanwhile encode on their own.
+            Some(mut w) => w.append_encoded(entry_type, empty, encode, io),
+            None => {
+                let mut frame = SCRATCH.take();
                 frame.clear();
-                i64::MIN
-            } else {
-                entry::frame(&mut frame, entry_type, encode)?
-            };
-            self.shared
-                .writer
-                .lock()
-                .append(&frame, max_time, &self.shared.io)
-        })();
+                let result = (|| {
+                    let max_time = if empty {
+                        i64::MIN
+                    } else {
+                        entry::frame(&mut frame, entry_type, encode)?
+                    };
+                    self.shared.writer.lock().append(&frame, max_time, io)
+                })();
+                if frame.capacity() <= SCRATCH_KEEP {
+                    SCRATCH.set(frame);
+                }
+                result
+            }
+        };
         if !empty {
-            self.shared.io.end_append();
-        }
-        if frame.capacity() <= SCRATCH_KEEP {
-            SCRATCH.set(frame);
+            io.end_append();
         }
         let end = result?;
         if self.shared.options.sync == SyncMode::Always && !empty {

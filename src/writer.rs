@@ -8,7 +8,7 @@
 use std::fs::OpenOptions;
 use std::sync::Arc;
 
-use crate::entry::{CRC_LEN, HEADER_LEN};
+use crate::entry::{self, CRC_LEN, EntryType, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::fsutil::Fs;
 use crate::io::{Io, MAX_QUEUED_BYTES, SegFile};
@@ -62,12 +62,7 @@ impl SegmentWriter {
     pub(crate) fn append(&mut self, frame: &[u8], max_time: i64, io: &Io) -> Result<u64> {
         // The format's rule counts header + body, not the CRC.
         let size = frame.len().saturating_sub(CRC_LEN).max(HEADER_LEN) as u64;
-        let seg = self.segment_size;
-        let cut = match &self.active {
-            None => true,
-            Some(a) => a.written > seg || (a.written + size > seg && size <= seg),
-        };
-        if cut {
+        if self.needs_cut(size) {
             self.cut(io)?;
         }
         if frame.is_empty() {
@@ -84,10 +79,58 @@ impl SegmentWriter {
             self.buf.reserve(BUFFER_SIZE);
         }
         self.buf.extend_from_slice(frame);
-        self.appended += frame.len() as u64;
+        self.account(frame.len() as u64, max_time, io);
+        Ok(self.appended)
+    }
+
+    /// Like `append`, but frames the entry straight into the buffer. The cutting rule
+    /// needs the entry's size, so an entry that turns out to need a new segment is moved
+    /// there (once per segment).
+    pub(crate) fn append_encoded(
+        &mut self,
+        entry_type: EntryType,
+        empty: bool,
+        encode: impl FnOnce(&mut Vec<u8>) -> i64,
+        io: &Io,
+    ) -> Result<u64> {
+        if empty {
+            return self.append(&[], i64::MIN, io);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf = io.spare_buffer();
+            self.buf.reserve(BUFFER_SIZE);
+        }
+        let start = self.buf.len();
+        let max_time = entry::frame(&mut self.buf, entry_type, encode)?;
+        let len = (self.buf.len() - start) as u64;
+        if self.needs_cut(len - CRC_LEN as u64) {
+            let mut moved = io.spare_buffer();
+            moved.extend_from_slice(&self.buf[start..]);
+            self.buf.truncate(start);
+            if let Err(e) = self.cut(io) {
+                // Not logged: the entry goes with the error.
+                return Err(e);
+            }
+            self.buf = moved;
+        }
+        self.account(len, max_time, io);
+        Ok(self.appended)
+    }
+
+    fn needs_cut(&self, size: u64) -> bool {
+        let seg = self.segment_size;
+        match &self.active {
+            None => true,
+            Some(a) => a.written > seg || (a.written + size > seg && size <= seg),
+        }
+    }
+
+    /// Counts an entry of `len` bytes just placed in the buffer.
+    fn account(&mut self, len: u64, max_time: i64, io: &Io) {
+        self.appended += len;
         self.entries += 1;
         if let Some(a) = self.active.as_mut() {
-            a.written += frame.len() as u64;
+            a.written += len;
         }
         if self.buf.len() >= BUFFER_SIZE {
             self.submit_buffer(io);
@@ -99,7 +142,6 @@ impl SegmentWriter {
             // The disk is behind: help instead of queueing more.
             io.run_pending();
         }
-        Ok(self.appended)
     }
 
     /// Submits the buffered entries for writing.
