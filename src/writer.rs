@@ -107,10 +107,8 @@ impl SegmentWriter {
             let mut moved = io.spare_buffer();
             moved.extend_from_slice(&self.buf[start..]);
             self.buf.truncate(start);
-            if let Err(e) = self.cut(io) {
-                // Not logged: the entry goes with the error.
-                return Err(e);
-            }
+            // On failure the entry is not logged: it goes with the error.
+            self.cut(io)?;
             self.buf = moved;
         }
         self.account(len, max_time, io);
