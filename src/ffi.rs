@@ -1,4 +1,4 @@
-//! The C API: a thin layer over [`Wal`](crate::Wal).
+//! The C API: a thin layer over [`Wal`].
 //!
 //! Every exported function runs behind a panic boundary, checks each pointer and length
 //! before use, and maps errors to a `wal_status` with a message for `wal_last_error`.
