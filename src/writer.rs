@@ -130,15 +130,16 @@ impl SegmentWriter {
         if let Some(a) = self.active.as_mut() {
             a.written += len;
         }
-        if self.buf.len() >= BUFFER_SIZE {
-            self.submit_buffer(io);
-        }
         if let Some(head) = self.segments.last_mut() {
             head.max_time = head.max_time.max(max_time);
         }
-        if io.queued_bytes() > MAX_QUEUED_BYTES {
-            // The disk is behind: help instead of queueing more.
-            io.run_pending();
+        if self.buf.len() >= BUFFER_SIZE {
+            self.submit_buffer(io);
+            // The queue only grows here: if the disk is behind, help instead of
+            // queueing more.
+            if io.queued_bytes() > MAX_QUEUED_BYTES {
+                io.run_pending();
+            }
         }
     }
 
