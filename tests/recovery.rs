@@ -121,21 +121,26 @@ fn salvage_keeps_at_least_what_truncate_keeps_on_every_corrupt_case() {
     }
 }
 
+/// Every file of `dir` with its content, by name.
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn fail_reports_damage_and_changes_nothing() {
     for case in corrupt_cases() {
         let tmp = tempfile::tempdir().unwrap();
         copy_case(&case, tmp.path());
-        let before: Vec<(String, Vec<u8>)> = fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
+        let before = files_of(tmp.path());
         let damage_free = ["corrupt-stray_files"];
         let result = Wal::open(tmp.path(), opts(Recovery::Fail)).and_then(|wal| {
             let r = wal.read(|_| ControlFlow::Continue(()));
@@ -153,20 +158,10 @@ fn fail_reports_damage_and_changes_nothing() {
             }
             other => panic!("{case}: expected corruption, got {other:?}"),
         }
-        let mut after: Vec<(String, Vec<u8>)> = fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect();
-        let mut before = before.clone();
-        before.sort();
-        after.sort();
-        assert!(before == after, "{case}: the directory changed");
+        assert!(
+            before == files_of(tmp.path()),
+            "{case}: the directory changed"
+        );
     }
 }
 
