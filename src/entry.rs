@@ -46,6 +46,11 @@ pub(crate) fn body_len(header: &[u8; HEADER_LEN]) -> u32 {
     u32::from_be_bytes([header[2], header[3], header[4], header[5]])
 }
 
+/// Length of an entry with a body of `body` bytes.
+pub(crate) const fn framed_len(body: usize) -> usize {
+    HEADER_LEN.saturating_add(body).saturating_add(CRC_LEN)
+}
+
 /// Appends one complete entry to `out`: the body is appended by `encode`, then the
 /// header and CRC are filled in. Fails, leaving `out` as it was, if the body exceeds the
 /// u32 length field.

@@ -262,6 +262,7 @@ impl Wal {
         &self,
         entry_type: EntryType,
         empty: bool,
+        most: usize,
         encode: impl FnOnce(&mut Vec<u8>) -> i64,
     ) -> Result<()> {
         self.check_writable()?;
@@ -272,7 +273,7 @@ impl Wal {
         let result = match self.shared.writer.try_lock() {
             // Nobody else is appending: encode straight into the log's buffer, which
             // saves copying the entry. Others arriving meanwhile encode on their own.
-            Some(mut w) => w.append_encoded(entry_type, empty, encode, io),
+            Some(mut w) => w.append_encoded(entry_type, empty, most, encode, io),
             None => {
                 let mut frame = SCRATCH.take();
                 frame.clear();
@@ -302,7 +303,7 @@ impl Wal {
 
     /// Logs one series entry. An empty slice writes nothing.
     pub fn log_series(&self, series: &[Series<'_>]) -> Result<()> {
-        self.log(EntryType::Series, series.is_empty(), |b| {
+        self.log(EntryType::Series, series.is_empty(), 0, |b| {
             codec::encode_series(b, series);
             i64::MIN
         })
@@ -310,7 +311,8 @@ impl Wal {
 
     /// Logs one samples entry. An empty slice writes nothing.
     pub fn log_samples(&self, samples: &[Sample]) -> Result<()> {
-        self.log(EntryType::Samples, samples.is_empty(), |b| {
+        let most = entry::framed_len(codec::samples_body_bound(samples.len()));
+        self.log(EntryType::Samples, samples.is_empty(), most, |b| {
             codec::encode_samples(b, samples)
         })?;
         self.shared
@@ -321,7 +323,8 @@ impl Wal {
 
     /// Logs one deletes entry. An empty slice writes nothing.
     pub fn log_deletes(&self, tombstones: &[Tombstone]) -> Result<()> {
-        self.log(EntryType::Deletes, tombstones.is_empty(), |b| {
+        let most = entry::framed_len(codec::deletes_body_bound(tombstones.len()));
+        self.log(EntryType::Deletes, tombstones.is_empty(), most, |b| {
             codec::encode_deletes(b, tombstones)
         })
     }

@@ -85,16 +85,22 @@ impl SegmentWriter {
 
     /// Like `append`, but frames the entry straight into the buffer. The cutting rule
     /// needs the entry's size, so an entry that turns out to need a new segment is moved
-    /// there (once per segment).
+    /// there (once per segment). `most` bounds the framed entry's length (0: unknown);
+    /// a buffer without that much room is submitted first rather than grown, which
+    /// would copy it.
     pub(crate) fn append_encoded(
         &mut self,
         entry_type: EntryType,
         empty: bool,
+        most: usize,
         encode: impl FnOnce(&mut Vec<u8>) -> i64,
         io: &Io,
     ) -> Result<u64> {
         if empty {
             return self.append(&[], i64::MIN, io);
+        }
+        if !self.buf.is_empty() && self.buf.capacity() - self.buf.len() < most {
+            self.submit_buffer(io);
         }
         if self.buf.capacity() == 0 {
             self.buf = io.spare_buffer();
