@@ -284,40 +284,70 @@ unsafe fn put_uvarint_raw(p: *mut u8, mut x: u64) -> *mut u8 {
     }
 }
 
-/// Reads a one- or two-byte uvarint at the start of `w` (little-endian bytes).
-#[inline(always)]
-fn short_uvarint(w: u64) -> Option<(u64, usize)> {
-    if w & 0x80 == 0 {
-        Some((w & 0x7f, 1))
-    } else if w & 0x8000 == 0 {
-        Some(((w & 0x7f) | ((w >> 1) & 0x3f80), 2))
-    } else {
-        None
-    }
-}
-
 #[inline(always)]
 fn unzigzag(ux: u64) -> i64 {
     ((ux >> 1) as i64) ^ -((ux & 1) as i64)
 }
 
+/// Loads 8 bytes at `p`.
+///
+/// # Safety
+/// `p..p + 8` must be readable memory of one allocation.
 #[inline(always)]
-fn le64(b: &[u8; MAX_SAMPLE_LEN], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
+unsafe fn load8(p: *const u8) -> [u8; 8] {
+    // SAFETY: the caller's contract; unaligned loads are fine for `[u8; 8]`.
+    unsafe { p.cast::<[u8; 8]>().read_unaligned() }
 }
 
-/// Decodes one sample whose deltas take one or two bytes each, from a window that
-/// holds the longest possible sample; returns its deltas, value bits and length.
+/// Decodes samples with short deltas (one or two bytes each) into `out[n..]` from
+/// `body[pos..]` for as long as a whole longest sample fits in the rest of the body;
+/// returns where it stopped (`n`, `pos`).
 #[inline(always)]
-fn short_sample(b: &[u8; MAX_SAMPLE_LEN]) -> Option<(i64, i64, u64, usize)> {
-    let (dref, n1) = short_uvarint(le64(b, 0))?;
-    let (dt, n2) = short_uvarint(le64(b, n1))?;
-    let at = n1 + n2;
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    Some((unzigzag(dref), unzigzag(dt), u64::from_be_bytes(v), at + 8))
+fn decode_short_run(
+    body: &[u8],
+    mut pos: usize,
+    out: &mut [Sample],
+    mut n: usize,
+    base: (i64, i64),
+    max_t: &mut i64,
+) -> (usize, usize) {
+    let fast_end = body.len().saturating_sub(MAX_SAMPLE_LEN);
+    let mut max = *max_t;
+    while pos <= fast_end {
+        // SAFETY (the three loads): `pos + MAX_SAMPLE_LEN <= body.len()`, and the
+        // bytes read lie within the first 12 from `pos` (two varints of at most 2 bytes,
+        // then the 8-byte value).
+        let p = unsafe { body.as_ptr().add(pos) };
+        let w = u64::from_le_bytes(unsafe { load8(p) });
+        let (x1, n1) = if w & 0x80 == 0 {
+            (w & 0x7f, 1)
+        } else if w & 0x8000 == 0 {
+            ((w & 0x7f) | ((w >> 1) & 0x3f80), 2)
+        } else {
+            break;
+        };
+        let w = u64::from_le_bytes(unsafe { load8(p.add(n1)) });
+        let (x2, n2) = if w & 0x80 == 0 {
+            (w & 0x7f, 1)
+        } else if w & 0x8000 == 0 {
+            ((w & 0x7f) | ((w >> 1) & 0x3f80), 2)
+        } else {
+            break;
+        };
+        let v = u64::from_be_bytes(unsafe { load8(p.add(n1 + n2)) });
+        let t = base.1.wrapping_add(unzigzag(x2));
+        max = max.max(t);
+        let Some(slot) = out.get_mut(n) else { break };
+        *slot = Sample {
+            series_ref: base.0.wrapping_add(unzigzag(x1)) as u64,
+            t,
+            v: f64::from_bits(v),
+        };
+        n += 1;
+        pos += n1 + n2 + 8;
+    }
+    *max_t = max;
+    (n, pos)
 }
 
 /// Decodes a samples body into `out` (appending); returns the highest timestamp.
@@ -337,6 +367,11 @@ pub(crate) fn decode_samples(body: &[u8], out: &mut Vec<Sample>) -> Result<i64, 
     slots.truncate(start + n);
     *out = slots;
     Ok(max_t)
+}
+
+#[cold]
+fn malformed_sample(n: usize) -> DecodeError {
+    DecodeError(format!("samples body: sample {n} cut short or malformed"))
 }
 
 /// Decodes a samples body into `slots[at..]`, growing `slots` if it is too short but
@@ -365,34 +400,31 @@ pub(crate) fn decode_samples_into(
         };
         slots.resize(most, zero);
     }
+    let out = &mut slots[at..most];
+    let (base_ref, base_t) = (base_ref as i64, base_t as i64);
     let mut n = 0;
-    for slot in &mut slots[at..most] {
-        if c.remaining() == 0 {
+    let mut pos = c.pos;
+    loop {
+        (n, pos) = decode_short_run(body, pos, out, n, (base_ref, base_t), &mut max_t);
+        if pos == body.len() {
             break;
         }
-        // Fast path: short deltas, with a window that cannot run past the body.
-        let window = c.buf.get(c.pos..c.pos + MAX_SAMPLE_LEN);
-        let fast = window
-            .and_then(|w| <&[u8; MAX_SAMPLE_LEN]>::try_from(w).ok())
-            .and_then(short_sample);
-        let (dref, dt, v) = match fast {
-            Some((dref, dt, v, len)) => {
-                c.pos += len;
-                (dref, dt, v)
-            }
-            None => match (c.varint(), c.varint(), c.be64()) {
-                (Some(dref), Some(dt), Some(v)) => (dref, dt, v),
-                _ => return err(format!("samples body: sample {n} cut short or malformed")),
-            },
+        // A long delta, or the last few samples: one sample with every read checked.
+        let mut c = Cursor { buf: body, pos };
+        let (Some(dref), Some(dt), Some(v), Some(slot)) =
+            (c.varint(), c.varint(), c.be64(), out.get_mut(n))
+        else {
+            return Err(malformed_sample(n));
         };
-        let t = (base_t as i64).wrapping_add(dt);
+        let t = base_t.wrapping_add(dt);
         max_t = max_t.max(t);
         *slot = Sample {
-            series_ref: (base_ref as i64).wrapping_add(dref) as u64,
+            series_ref: base_ref.wrapping_add(dref) as u64,
             t,
             v: f64::from_bits(v),
         };
         n += 1;
+        pos = c.pos;
     }
     Ok((n, max_t))
 }
