@@ -599,5 +599,19 @@ mod tests {
         );
         body.push(0x80);
         assert!(decode_deletes(&body, &mut Vec::new()).is_err());
+
+        // Fewer than the 10 bytes a sample takes at least, after whole samples: no slot
+        // is left for them, and they must not be ignored.
+        let samples = [Sample {
+            series_ref: 1,
+            t: 2,
+            v: 3.0,
+        }];
+        for extra in 1..10 {
+            let mut body = Vec::new();
+            encode_samples(&mut body, &samples);
+            body.extend(std::iter::repeat_n(0u8, extra));
+            assert!(decode_samples(&body, &mut Vec::new()).is_err(), "{extra}");
+        }
     }
 }
