@@ -297,6 +297,12 @@ typedef struct wal_stats_t {
    * Bytes removed from the log by repairs.
    */
   uint64_t dropped_bytes;
+  /**
+   * The most bytes of logged entries that were waiting to be written at once: the
+   * memory the write pipeline held (within 8 MiB plus one buffer of 1 MiB, or one
+   * entry if larger; a lagging disk makes logging calls wait instead).
+   */
+  uint64_t write_backlog_peak;
 } wal_stats_t;
 
 #ifdef __cplusplus

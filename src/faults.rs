@@ -16,6 +16,7 @@
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -50,12 +51,14 @@ struct Rule {
 pub struct Faults {
     armed: AtomicBool,
     rules: Mutex<Vec<Rule>>,
+    delays: Mutex<Vec<(FaultOp, Duration)>>,
 }
 
 impl fmt::Debug for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Faults")
             .field("rules", &*self.rules.lock())
+            .field("delays", &*self.delays.lock())
             .finish()
     }
 }
@@ -68,9 +71,17 @@ impl Faults {
         self.armed.store(true, Ordering::SeqCst);
     }
 
-    /// Every operation succeeds again.
+    /// From now on, every `op` takes `by` longer (a slow or busy disk), until
+    /// [`Faults::clear`].
+    pub fn slow_down(&self, op: FaultOp, by: Duration) {
+        self.delays.lock().push((op, by));
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Every operation succeeds again, at full speed.
     pub fn clear(&self) {
         self.rules.lock().clear();
+        self.delays.lock().clear();
         self.armed.store(false, Ordering::SeqCst);
     }
 
@@ -78,6 +89,16 @@ impl Faults {
     pub(crate) fn check(&self, op: FaultOp) -> io::Result<()> {
         if !self.armed.load(Ordering::Relaxed) {
             return Ok(());
+        }
+        let delay: Duration = self
+            .delays
+            .lock()
+            .iter()
+            .filter(|d| d.0 == op)
+            .map(|d| d.1)
+            .sum();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         let mut rules = self.rules.lock();
         for rule in rules.iter_mut().filter(|r| r.op == op) {

@@ -670,6 +670,10 @@ pub struct wal_stats_t {
     pub dropped_entries: u64,
     /// Bytes removed from the log by repairs.
     pub dropped_bytes: u64,
+    /// The most bytes of logged entries that were waiting to be written at once: the
+    /// memory the write pipeline held (within 8 MiB plus one buffer of 1 MiB, or one
+    /// entry if larger; a lagging disk makes logging calls wait instead).
+    pub write_backlog_peak: u64,
 }
 
 /// Fills `*out` with the handle's counters. Not allowed from inside a callback of the
@@ -696,6 +700,7 @@ pub unsafe extern "C" fn wal_stats(w: *const wal_t, out: *mut wal_stats_t) -> wa
                 corruptions: st.corruptions,
                 dropped_entries: st.dropped_entries,
                 dropped_bytes: st.dropped_bytes,
+                write_backlog_peak: st.write_backlog_peak,
             };
             // SAFETY: non-NULL and writable by the caller's contract.
             out.write(stats);

@@ -65,6 +65,8 @@ enum Job {
 struct State {
     jobs: VecDeque<Job>,
     queued_bytes: usize,
+    /// The most `queued_bytes` has been.
+    queued_peak: usize,
     /// Log position covered by submitted writes.
     submitted: u64,
     /// Log position up to which every job has run.
@@ -147,6 +149,7 @@ impl Io {
         let mut s = self.state.lock();
         if let Job::Write { data, end, .. } = &job {
             s.queued_bytes += data.len();
+            s.queued_peak = s.queued_peak.max(s.queued_bytes);
             s.submitted = *end;
         }
         s.jobs.push_back(job);
@@ -312,6 +315,11 @@ impl Io {
     pub(crate) fn fsync_stats(&self) -> (u64, Duration) {
         let s = self.state.lock();
         (s.fsyncs, s.fsync_time)
+    }
+
+    /// The most bytes that were queued for writing at once.
+    pub(crate) fn queued_peak(&self) -> u64 {
+        self.state.lock().queued_peak as u64
     }
 
     /// Counts an fsync made outside the pipeline (at close).

@@ -24,4 +24,9 @@ pub struct Stats {
     pub dropped_entries: u64,
     /// Bytes removed from the log by repairs.
     pub dropped_bytes: u64,
+    /// The most bytes of logged entries that were waiting to be written (or being
+    /// written) at once: the memory the write pipeline held. When the disk falls behind,
+    /// logging calls help write instead of queueing more, so this stays within 8 MiB plus
+    /// one buffer (1 MiB, or one entry if larger).
+    pub write_backlog_peak: u64,
 }

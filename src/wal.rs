@@ -396,6 +396,7 @@ impl Wal {
             corruptions: self.shared.corruptions.load(Ordering::Relaxed),
             dropped_entries: self.shared.dropped_entries.load(Ordering::Relaxed),
             dropped_bytes: self.shared.dropped_bytes.load(Ordering::Relaxed),
+            write_backlog_peak: self.shared.io.queued_peak(),
         })
     }
 

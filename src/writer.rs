@@ -100,7 +100,7 @@ impl SegmentWriter {
             return self.append(&[], i64::MIN, io);
         }
         if !self.buf.is_empty() && self.buf.capacity() - self.buf.len() < most {
-            self.submit_buffer(io);
+            self.submit_full_buffer(io);
         }
         if self.buf.capacity() == 0 {
             self.buf = io.spare_buffer();
@@ -111,6 +111,7 @@ impl SegmentWriter {
         let len = (self.buf.len() - start) as u64;
         if self.needs_cut(len - CRC_LEN as u64) {
             let mut moved = io.spare_buffer();
+            moved.reserve(BUFFER_SIZE.max(len as usize));
             moved.extend_from_slice(&self.buf[start..]);
             self.buf.truncate(start);
             // On failure the entry is not logged: it goes with the error.
@@ -140,12 +141,16 @@ impl SegmentWriter {
             head.max_time = head.max_time.max(max_time);
         }
         if self.buf.len() >= BUFFER_SIZE {
-            self.submit_buffer(io);
-            // The queue only grows here: if the disk is behind, help instead of
-            // queueing more.
-            if io.queued_bytes() > MAX_QUEUED_BYTES {
-                io.run_pending();
-            }
+            self.submit_full_buffer(io);
+        }
+    }
+
+    /// Submits a buffer that is full. The queue only grows here (and at a cut): if the
+    /// disk is behind, help instead of queueing more, which bounds the memory held.
+    fn submit_full_buffer(&mut self, io: &Io) {
+        self.submit_buffer(io);
+        if io.queued_bytes() > MAX_QUEUED_BYTES {
+            io.run_pending();
         }
     }
 

@@ -216,3 +216,47 @@ fn a_truncation_interrupted_at_any_step_leaves_the_old_or_the_new_segments() {
         "both outcomes occur: {outcomes:?}"
     );
 }
+
+#[test]
+fn a_slow_disk_makes_writers_wait_instead_of_queueing_without_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Arc::new(Faults::default());
+    let wal = Wal::open(
+        dir.path(),
+        Options {
+            segment_size: 64 << 20,
+            faults: Some(faults.clone()),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    wal.read(|_| ControlFlow::Continue(())).unwrap();
+    faults.slow_down(FaultOp::Write, std::time::Duration::from_millis(3));
+    // ~33 MB of entries, encoded far faster than 1 MiB per 3 ms.
+    let mut samples = 0u64;
+    for round in 0..3000 {
+        let b: Vec<Sample> = (0..1000)
+            .map(|k| Sample {
+                series_ref: k,
+                t: round,
+                v: k as f64,
+            })
+            .collect();
+        wal.log_samples(&b).unwrap();
+        samples += b.len() as u64;
+    }
+    let stats = wal.stats().unwrap();
+    assert!(stats.bytes_written > 30 << 20, "{stats:?}");
+    assert!(stats.write_backlog_peak > 0, "{stats:?}");
+    assert!(
+        stats.write_backlog_peak <= (8 << 20) + (1 << 20),
+        "the write queue grew past its bound: {stats:?}"
+    );
+    faults.clear();
+    wal.close().unwrap();
+
+    let wal = Wal::open(dir.path(), Options::default()).unwrap();
+    let read = wal.read(|_| ControlFlow::Continue(())).unwrap();
+    assert_eq!(read.samples, samples);
+    wal.close().unwrap();
+}
