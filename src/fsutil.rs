@@ -106,6 +106,39 @@ impl Fs {
         }
     }
 
+    /// Asks the kernel to start writing `file[from..to]` to disk now, without waiting
+    /// (whole pages only: a partial last page would be written again once filled). The
+    /// fsync when a segment is finished then has little left to do, instead of
+    /// holding up the write pipeline while it writes the whole segment (6-9 ms for
+    /// 16 MiB on the machine benchmarked, at every cut). Only a hint: errors surface
+    /// at the next fsync, which is what durability rests on.
+    pub(crate) fn start_writeback(&self, file: &File, from: u64, to: u64) {
+        #[cfg(target_os = "linux")]
+        {
+            const PAGE: u64 = 4096;
+            let (from, to) = (from & !(PAGE - 1), to & !(PAGE - 1));
+            if let (Ok(off), Ok(len)) = (
+                libc::off64_t::try_from(from),
+                libc::off64_t::try_from(to.saturating_sub(from)),
+            ) {
+                if len > 0 {
+                    // SAFETY: sync_file_range takes a descriptor we own and integers; it
+                    // touches no memory of ours.
+                    unsafe {
+                        libc::sync_file_range(
+                            file.as_raw_fd(),
+                            off,
+                            len,
+                            libc::SYNC_FILE_RANGE_WRITE,
+                        )
+                    };
+                }
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (file, from, to);
+    }
+
     /// Makes the directory's entries (created, renamed, deleted files) durable.
     pub(crate) fn sync_dir(&self) -> Result<()> {
         self.check(FaultOp::Fsync, "fsync directory", &self.dir)?;

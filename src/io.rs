@@ -197,7 +197,12 @@ impl Io {
             let result = match &job {
                 Job::Write {
                     seg, offset, data, ..
-                } => fs.write_at(&seg.file, &seg.path, data, *offset, "write segment"),
+                } => fs
+                    .write_at(&seg.file, &seg.path, data, *offset, "write segment")
+                    .map(|()| {
+                        let end = *offset + data.len() as u64;
+                        fs.start_writeback(&seg.file, *offset, end);
+                    }),
                 Job::Finish { seg, len, .. } | Job::Trim { seg, len } => fs
                     .set_len(&seg.file, &seg.path, *len, "trim finished segment")
                     .and_then(|()| fs.fsync(&seg.file, &seg.path, false)),
