@@ -108,7 +108,9 @@ int main(int argc, char **argv)
     st = stats_of(w);
     CHECK(st.entries_written == 1 && st.samples_written == 1 && st.segments == 4);
     CHECK_OK(wal_sync(w));
-    CHECK(stats_of(w).fsyncs >= 1);
+    st = stats_of(w);
+    CHECK(st.fsyncs >= 1);
+    CHECK(st.write_backlog_peak > 0 && st.write_backlog_peak <= st.bytes_written);
     CHECK_OK(wal_close(w));
     CHECK_OK(wal_open(salvage_dir, &salvage, &w));
     READ_ALL(w, &got);
