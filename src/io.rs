@@ -32,6 +32,8 @@ use crate::fsutil::Fs;
 
 /// Queued write bytes above which a writer runs the queue itself instead of piling on.
 pub(crate) const MAX_QUEUED_BYTES: usize = 8 << 20;
+/// Writes at least this large start their writeback at once (see `Fs::start_writeback`).
+const WRITEBACK_MIN: usize = 256 << 10;
 /// Written buffers kept for reuse, and the largest capacity worth keeping.
 const SPARE_BUFFERS: usize = 16;
 const SPARE_MAX_CAPACITY: usize = 4 << 20;
@@ -77,6 +79,10 @@ struct State {
     head: Option<Arc<SegFile>>,
     /// A group-commit leader is in fdatasync.
     syncing: bool,
+    /// A group-commit leader will run the queue before its fdatasync: jobs queued
+    /// meanwhile need not wake the worker (which would only contend for the CPU and the
+    /// executor lock on the sync's critical path).
+    leader_runs_queue: bool,
     /// The first error of a job, until someone reports it.
     error: Option<Error>,
     stop: bool,
@@ -153,7 +159,9 @@ impl Io {
             s.submitted = *end;
         }
         s.jobs.push_back(job);
-        self.work_cv.notify_one();
+        if !s.leader_runs_queue {
+            self.work_cv.notify_one();
+        }
     }
 
     /// Queues a write of whole entries; `end` is the log position after them.
@@ -189,7 +197,17 @@ impl Io {
     pub(crate) fn run_pending(&self) {
         let _exec = self.exec.lock();
         loop {
-            let Some(job) = self.state.lock().jobs.pop_front() else {
+            let job = {
+                let mut s = self.state.lock();
+                let job = s.jobs.pop_front();
+                if job.is_none() {
+                    // Under the same lock as the empty queue was seen: a job queued
+                    // after this wakes the worker again.
+                    s.leader_runs_queue = false;
+                }
+                job
+            };
+            let Some(job) = job else {
                 return;
             };
             let started = Instant::now();
@@ -200,8 +218,12 @@ impl Io {
                 } => fs
                     .write_at(&seg.file, &seg.path, data, *offset, "write segment")
                     .map(|()| {
-                        let end = *offset + data.len() as u64;
-                        fs.start_writeback(&seg.file, *offset, end);
+                        // Small writes are those a sync is waiting for: its fdatasync
+                        // comes next, and the hint would only add a system call.
+                        if data.len() >= WRITEBACK_MIN {
+                            let end = *offset + data.len() as u64;
+                            fs.start_writeback(&seg.file, *offset, end);
+                        }
                     }),
                 Job::Finish { seg, len, .. } | Job::Trim { seg, len } => fs
                     .set_len(&seg.file, &seg.path, *len, "trim finished segment")
@@ -279,6 +301,7 @@ impl Io {
                 continue;
             }
             s.syncing = true;
+            s.leader_runs_queue = true;
             drop(s);
             prepare();
             self.run_pending();
