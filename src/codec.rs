@@ -302,22 +302,33 @@ unsafe fn load8(p: *const u8) -> [u8; 8] {
 /// Decodes samples with short deltas (one or two bytes each) into `out[n..]` from
 /// `body[pos..]` for as long as a whole longest sample fits in the rest of the body;
 /// returns where it stopped (`n`, `pos`).
+///
+/// Every sample takes at least 10 bytes, and `pos >= 16 + 10 * n` on entry (the base,
+/// then `n` samples); `out` has room for `(body.len() - 16) / 10` samples.
 #[inline(always)]
 fn decode_short_run(
     body: &[u8],
-    mut pos: usize,
+    pos: usize,
     out: &mut [Sample],
-    mut n: usize,
+    n: usize,
     base: (i64, i64),
     max_t: &mut i64,
 ) -> (usize, usize) {
     let fast_end = body.len().saturating_sub(MAX_SAMPLE_LEN);
+    if pos > fast_end || pos < 16 + 10 * n || out.len() < (body.len() - 16) / 10 {
+        return (n, pos);
+    }
     let mut max = *max_t;
-    while pos <= fast_end {
-        // SAFETY (the three loads): `pos + MAX_SAMPLE_LEN <= body.len()`, and the
-        // bytes read lie within the first 12 from `pos` (two varints of at most 2 bytes,
+    let start = body.as_ptr();
+    // SAFETY: `pos <= fast_end < body.len()`, and `n <= out.len()`: `n` samples
+    // took at least `10 * n` bytes after the base, which `pos` is past.
+    let (mut p, mut slot) = unsafe { (start.add(pos), out.as_mut_ptr().add(n)) };
+    // SAFETY: `fast_end <= body.len()`.
+    let end = unsafe { start.add(fast_end) };
+    while p <= end {
+        // SAFETY (the three loads): `p + MAX_SAMPLE_LEN` is within the body, and the
+        // bytes read lie within the first 12 from `p` (two varints of at most 2 bytes,
         // then the 8-byte value).
-        let p = unsafe { body.as_ptr().add(pos) };
         let w = u64::from_le_bytes(unsafe { load8(p) });
         let (x1, n1) = if w & 0x80 == 0 {
             (w & 0x7f, 1)
@@ -337,17 +348,27 @@ fn decode_short_run(
         let v = u64::from_be_bytes(unsafe { load8(p.add(n1 + n2)) });
         let t = base.1.wrapping_add(unzigzag(x2));
         max = max.max(t);
-        let Some(slot) = out.get_mut(n) else { break };
-        *slot = Sample {
-            series_ref: base.0.wrapping_add(unzigzag(x1)) as u64,
-            t,
-            v: f64::from_bits(v),
-        };
-        n += 1;
-        pos += n1 + n2 + 8;
+        // SAFETY: the sample being decoded starts at least 10 bytes before the end of the
+        // body (`p <= end`), so at most `(body.len() - 16) / 10 - 1` samples came before
+        // it, and `slot` is within `out`.
+        unsafe {
+            slot.write(Sample {
+                series_ref: base.0.wrapping_add(unzigzag(x1)) as u64,
+                t,
+                v: f64::from_bits(v),
+            });
+            slot = slot.add(1);
+            p = p.add(n1 + n2 + 8);
+        }
     }
     *max_t = max;
-    (n, pos)
+    // SAFETY: both pointers moved forward within their allocations.
+    unsafe {
+        (
+            slot.offset_from(out.as_ptr()) as usize,
+            p.offset_from(start) as usize,
+        )
+    }
 }
 
 /// Decodes a samples body into `out` (appending); returns the highest timestamp.
