@@ -114,6 +114,19 @@ impl State {
     }
 }
 
+/// Clears `leader_runs_queue` and wakes the worker when dropped (only on unwinding).
+struct WakeWorkerOnUnwind<'a>(&'a Io);
+
+impl Drop for WakeWorkerOnUnwind<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.state.lock();
+        s.leader_runs_queue = false;
+        s.syncing = false;
+        self.0.work_cv.notify_one();
+        self.0.sync_cv.notify_all();
+    }
+}
+
 /// What the worker should do next.
 pub(crate) enum Work {
     Jobs,
@@ -303,7 +316,13 @@ impl Io {
             s.syncing = true;
             s.leader_runs_queue = true;
             drop(s);
-            prepare();
+            {
+                // If `prepare` panicked, jobs it queued would wait for a worker nobody
+                // woke.
+                let wake_worker_on_unwind = WakeWorkerOnUnwind(self);
+                prepare();
+                std::mem::forget(wake_worker_on_unwind);
+            }
             self.run_pending();
             let mut s = self.state.lock();
             if s.written < target {
