@@ -289,10 +289,11 @@ static void *sa_log(void *arg)
  * dies without closing. Every call returned only once its entry was on disk, so the
  * parent must find every entry.
  */
-static int crash_sync_always(const char *dir)
+static int crash_sync_always(const char *dir, uint32_t spin_us)
 {
     wal_options opts = small_segments(0);
     opts.sync = WAL_SYNC_ALWAYS;
+    opts.sync_spin_us = spin_us;
     wal_t *w = NULL;
     CHECK_OK(wal_open(dir, &opts, &w));
     pthread_t threads[SA_THREADS];
@@ -305,11 +306,12 @@ static int crash_sync_always(const char *dir)
     _exit(0);
 }
 
-static void test_sync_always(const char *root, const char *argv0)
+/* spin: whether waiting threads yield before they sleep (wal_options.sync_spin_us). */
+static void test_sync_always(const char *root, const char *argv0, int spin)
 {
     char dir[TEST_PATH_MAX];
-    path_join(dir, root, "sync-always");
-    const char *args[] = {"--crash-sync-always", dir, NULL};
+    path_join(dir, root, spin ? "sync-always-spin" : "sync-always");
+    const char *args[] = {spin ? "--crash-sync-always-spin" : "--crash-sync-always", dir, NULL};
     CHECKF(run_self(argv0, args) == 0, "the writer process failed");
 
     wal_options opts = small_segments(0);
@@ -346,7 +348,9 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--crash-with-flush-interval") == 0)
         return crash_with_flush_interval(argv[2]);
     if (argc == 3 && strcmp(argv[1], "--crash-sync-always") == 0)
-        return crash_sync_always(argv[2]);
+        return crash_sync_always(argv[2], 0);
+    if (argc == 3 && strcmp(argv[1], "--crash-sync-always-spin") == 0)
+        return crash_sync_always(argv[2], 300);
     if (argc != 2) {
         fprintf(stderr, "usage: %s <empty temp dir>\n", argv[0]);
         return 2;
@@ -356,7 +360,8 @@ int main(int argc, char **argv)
     test_crash_after_sync(argv[1], argv[0]);
     test_flush_interval(argv[1], argv[0]);
     test_read_right_after_cut(argv[1]);
-    test_sync_always(argv[1], argv[0]);
+    test_sync_always(argv[1], argv[0], 0);
+    test_sync_always(argv[1], argv[0], 1);
     CHECKF(count_open_fds() == fds, "%zu descriptors open, %zu at start", count_open_fds(),
            fds);
     printf("durability: ok\n");

@@ -124,6 +124,25 @@ static void test_open_arguments(const char *root)
         CHECK_OK(wal_open(dir, &opts, &w));
         CHECK_OK(wal_close(w));
     }
+    /* sync_spin_us: at most 10000 microseconds; 0 by default. */
+    const uint32_t bad_spins[] = {10001, UINT32_MAX};
+    for (size_t i = 0; i < sizeof bad_spins / sizeof bad_spins[0]; i++) {
+        wal_options opts;
+        wal_options_init(&opts);
+        opts.sync_spin_us = bad_spins[i];
+        w = not_null();
+        CHECK_ERR(wal_open(dir, &opts, &w), WAL_ERR_INVALID_ARGUMENT);
+        CHECK_LAST_ERROR_CONTAINS("sync_spin_us");
+        CHECK(w == NULL);
+    }
+    {
+        wal_options opts;
+        wal_options_init(&opts);
+        CHECK(opts.sync_spin_us == 0);
+        opts.sync_spin_us = 10000;
+        CHECK_OK(wal_open(dir, &opts, &w));
+        CHECK_OK(wal_close(w));
+    }
     const uint64_t good_sizes[] = {4096, UINT64_C(1) << 40};
     for (size_t i = 0; i < 2; i++) {
         wal_options opts;

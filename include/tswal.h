@@ -155,6 +155,15 @@ typedef struct wal_options {
    * `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
    */
   wal_recovery_mode recovery;
+  /**
+   * Microseconds a caller waiting for another caller's fdatasync (group commit, in
+   * `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps; at most
+   * 10000. 0 (default): it sleeps at once. Yielding lets the next group form sooner
+   * (on the benchmark's 2-CPU VM, four threads' durable throughput rose by about a
+   * quarter with 500) but keeps the waiting threads runnable, ceding the CPU to any
+   * other thread, for up to this long per sync.
+   */
+  uint32_t sync_spin_us;
 } wal_options;
 
 /**
@@ -311,7 +320,7 @@ extern "C" {
 
 /**
  * Fills `opts` with the defaults: 256 MiB segments, no background flush,
- * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`. Does nothing if `opts` is NULL.
+ * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, no spinning. Does nothing if `opts` is NULL.
  *
  * # Safety
  * `opts` must be NULL or point to writable memory for a `wal_options`.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::options::{DEFAULT_SEGMENT_SIZE, Options, Recovery, SyncMode};
+use crate::options::{DEFAULT_SEGMENT_SIZE, MAX_SYNC_SPIN, Options, Recovery, SyncMode};
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::wal::Wal;
@@ -108,6 +108,13 @@ pub struct wal_options {
     /// What reads do with damage: `WAL_RECOVERY_TRUNCATE` (default),
     /// `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
     pub recovery: wal_recovery_mode_arg,
+    /// Microseconds a caller waiting for another caller's fdatasync (group commit, in
+    /// `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps; at most
+    /// 10000. 0 (default): it sleeps at once. Yielding lets the next group form sooner
+    /// (on the benchmark's 2-CPU VM, four threads' durable throughput rose by about a
+    /// quarter with 500) but keeps the waiting threads runnable, ceding the CPU to any
+    /// other thread, for up to this long per sync.
+    pub sync_spin_us: u32,
 }
 
 /// One label: name and value are byte strings (not necessarily UTF-8, not
@@ -323,7 +330,7 @@ unsafe fn labels_arg<'a>(
 // ---- exported functions -------------------------------------------------------------
 
 /// Fills `opts` with the defaults: 256 MiB segments, no background flush,
-/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`. Does nothing if `opts` is NULL.
+/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, no spinning. Does nothing if `opts` is NULL.
 ///
 /// # Safety
 /// `opts` must be NULL or point to writable memory for a `wal_options`.
@@ -339,6 +346,7 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
             flush_interval_ms: 0,
             sync: wal_sync_mode_arg(wal_sync_mode::WAL_SYNC_NONE as u32),
             recovery: wal_recovery_mode_arg(wal_recovery_mode::WAL_RECOVERY_TRUNCATE as u32),
+            sync_spin_us: 0,
         })
     };
 }
@@ -364,12 +372,20 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
             )));
         }
     };
+    let most = MAX_SYNC_SPIN.as_micros();
+    if u128::from(o.sync_spin_us) > most {
+        return Err(Error::invalid(format!(
+            "sync_spin_us is {}; at most {most} (microseconds)",
+            o.sync_spin_us
+        )));
+    }
     Ok(Options {
         segment_size: o.segment_size,
         flush_interval: (o.flush_interval_ms > 0)
             .then(|| Duration::from_millis(o.flush_interval_ms)),
         sync,
         recovery,
+        sync_spin: Duration::from_micros(o.sync_spin_us.into()),
         faults: None,
     })
 }
@@ -882,11 +898,14 @@ mod tests {
             o.assume_init()
         };
         assert_eq!(o.segment_size, DEFAULT_SEGMENT_SIZE);
-        assert_eq!((o.flush_interval_ms, o.sync.0, o.recovery.0), (0, 0, 0));
+        assert_eq!(
+            (o.flush_interval_ms, o.sync.0, o.recovery.0, o.sync_spin_us),
+            (0, 0, 0, 0)
+        );
         let opts = options_from(&o).unwrap();
         assert_eq!(
-            (opts.sync, opts.recovery),
-            (SyncMode::None, Recovery::Truncate)
+            (opts.sync, opts.recovery, opts.sync_spin),
+            (SyncMode::None, Recovery::Truncate, Duration::ZERO)
         );
     }
 

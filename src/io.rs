@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -123,6 +123,7 @@ impl Drop for WakeWorkerOnUnwind<'_> {
         s.leader_runs_queue = false;
         s.syncing = false;
         self.0.work_cv.notify_one();
+        self.0.sync_round.fetch_add(1, Ordering::Release);
         self.0.sync_cv.notify_all();
     }
 }
@@ -142,6 +143,11 @@ pub(crate) struct Io {
     work_cv: Condvar,
     /// Wakes callers waiting for a group-commit leader to finish.
     sync_cv: Condvar,
+    /// Counts group-commit syncs that ended (changed under `state`'s lock), so waiters
+    /// can watch for the end without the lock.
+    sync_round: AtomicU64,
+    /// How long a caller waiting for a group commit yields before it sleeps.
+    spin: Duration,
     /// Wakes a leader gathering appends: an append ended, a caller came to sync.
     gather_cv: Condvar,
     /// Held while jobs run, so they run in submission order.
@@ -151,12 +157,14 @@ pub(crate) struct Io {
 }
 
 impl Io {
-    pub(crate) fn new(fs: Arc<Fs>) -> Self {
+    pub(crate) fn new(fs: Arc<Fs>, spin: Duration) -> Self {
         Io {
             fs,
             state: Mutex::default(),
             work_cv: Condvar::new(),
             sync_cv: Condvar::new(),
+            sync_round: AtomicU64::new(0),
+            spin,
             gather_cv: Condvar::new(),
             exec: Mutex::new(()),
             failed: AtomicBool::new(false),
@@ -310,6 +318,17 @@ impl Io {
                 return Ok(());
             }
             if s.syncing {
+                if !self.spin.is_zero() {
+                    let round = self.sync_round.load(Ordering::Acquire);
+                    drop(s);
+                    self.yield_while_syncing(round);
+                    s = self.state.lock();
+                    // Rounds end under this lock, so a round still running here
+                    // notifies after the wait below has started.
+                    if self.sync_round.load(Ordering::Acquire) != round {
+                        continue;
+                    }
+                }
                 self.sync_cv.wait(&mut s);
                 continue;
             }
@@ -327,6 +346,7 @@ impl Io {
             let mut s = self.state.lock();
             if s.written < target {
                 s.syncing = false;
+                self.sync_round.fetch_add(1, Ordering::Release);
                 self.sync_cv.notify_all();
                 return Err(Error::state(
                     "internal: sync beyond what was submitted for writing",
@@ -347,6 +367,7 @@ impl Io {
                 s.fsyncs += 1;
                 s.fsync_time += started.elapsed();
             }
+            self.sync_round.fetch_add(1, Ordering::Release);
             self.sync_cv.notify_all();
             match result {
                 Ok(()) => s.durable = s.durable.max(covered),
@@ -355,6 +376,18 @@ impl Io {
                     return Err(e);
                 }
             }
+        }
+    }
+
+    /// Lets a caller waiting for the sync in progress (`round`) yield the CPU instead of
+    /// sleeping, for at most `spin` (`Options::sync_spin`). A sleeping waiter is woken
+    /// only after the leader, and each woken waiter must take the state lock in turn,
+    /// which keeps the next group from forming for tens of microseconds per sync; a
+    /// yielding one sees the end at once.
+    fn yield_while_syncing(&self, round: u64) {
+        let start = Instant::now();
+        while self.sync_round.load(Ordering::Acquire) == round && start.elapsed() < self.spin {
+            std::thread::yield_now();
         }
     }
 

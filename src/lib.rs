@@ -59,7 +59,8 @@ pub use entry::EntryType;
 pub use error::{Error, Result};
 pub use faults::{FaultOp, Faults};
 pub use options::{
-    DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, Options, Recovery, SyncMode,
+    DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MAX_SYNC_SPIN, MIN_SEGMENT_SIZE, Options, Recovery,
+    SyncMode,
 };
 pub use read::{Entry, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};

@@ -12,6 +12,8 @@ pub const DEFAULT_SEGMENT_SIZE: u64 = 256 * 1024 * 1024;
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
 /// Largest accepted segment size (1 TiB).
 pub const MAX_SEGMENT_SIZE: u64 = 1 << 40;
+/// Longest [`Options::sync_spin`].
+pub const MAX_SYNC_SPIN: Duration = Duration::from_millis(10);
 
 /// When a `log_*` call returns, relative to durability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +55,15 @@ pub struct Options {
     pub sync: SyncMode,
     /// What reads (and open, for invalid segment headers) do with damaged data.
     pub recovery: Recovery,
+    /// How long a caller waiting for another caller's fdatasync (group commit, in
+    /// `SyncMode::Always` or `sync`) keeps yielding the CPU before it sleeps. Zero (the
+    /// default): it sleeps at once. A yielding waiter sees the fdatasync end at once and
+    /// the next group forms sooner (on the benchmark's 2-CPU VM, four threads' durable
+    /// throughput rose by about a quarter with 500 µs), but the waiting threads stay
+    /// runnable, ceding the CPU to any other thread, for up to this long per sync. Worth
+    /// it with spare cores and fdatasyncs of a millisecond or less. At most
+    /// `MAX_SYNC_SPIN`.
+    pub sync_spin: Duration,
     /// I/O failures to inject, for testing; `None` in production.
     pub faults: Option<Arc<Faults>>,
 }
@@ -64,6 +75,7 @@ impl Default for Options {
             flush_interval: None,
             sync: SyncMode::None,
             recovery: Recovery::Truncate,
+            sync_spin: Duration::ZERO,
             faults: None,
         }
     }
@@ -76,6 +88,12 @@ impl Options {
             return Err(Error::invalid(format!(
                 "segment_size {} is outside [{MIN_SEGMENT_SIZE}, {MAX_SEGMENT_SIZE}]",
                 self.segment_size
+            )));
+        }
+        if self.sync_spin > MAX_SYNC_SPIN {
+            return Err(Error::invalid(format!(
+                "sync_spin {:?} exceeds {MAX_SYNC_SPIN:?}",
+                self.sync_spin
             )));
         }
         if self.flush_interval == Some(Duration::ZERO) {

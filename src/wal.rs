@@ -139,6 +139,7 @@ impl Wal {
 
         let needs_read = !segments.is_empty();
         let writer = SegmentWriter::new(fs.clone(), options.segment_size, segments);
+        let spin = options.sync_spin;
         let shared = Arc::new(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             fs: fs.clone(),
@@ -146,7 +147,7 @@ impl Wal {
             writer: Mutex::new(writer),
             maintenance: Mutex::new(()),
             needs_read: AtomicBool::new(needs_read),
-            io: Io::new(fs),
+            io: Io::new(fs, spin),
             samples_written: AtomicU64::new(0),
             corruptions: AtomicU64::new(0),
             dropped_entries: AtomicU64::new(0),

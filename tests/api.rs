@@ -154,6 +154,14 @@ fn bad_options_and_paths_are_clear_errors() {
             other => panic!("size {size}: {:?}", other.err()),
         }
     }
+    let spin = Options {
+        sync_spin: tswal::MAX_SYNC_SPIN + std::time::Duration::from_micros(1),
+        ..Options::default()
+    };
+    match Wal::open(tmp.path(), spin) {
+        Err(Error::InvalidArgument(m)) => assert!(m.contains("sync_spin"), "{m}"),
+        other => panic!("{:?}", other.err()),
+    }
     let file = tmp.path().join("plain-file");
     fs::write(&file, b"x").unwrap();
     match Wal::open(file.join("wal"), Options::default()) {
@@ -639,9 +647,19 @@ fn sync_none_leaves_durability_to_sync() {
 
 #[test]
 fn sync_always_with_four_threads_loses_nothing_and_shares_fsyncs() {
+    four_threads_in_sync_always(std::time::Duration::ZERO);
+}
+
+#[test]
+fn sync_always_with_waiters_that_yield_loses_nothing_and_shares_fsyncs() {
+    four_threads_in_sync_always(std::time::Duration::from_micros(500));
+}
+
+fn four_threads_in_sync_always(sync_spin: std::time::Duration) {
     let tmp = tempfile::tempdir().unwrap();
     let o = Options {
         sync: tswal::SyncMode::Always,
+        sync_spin,
         ..opts(64 * 1024)
     };
     let wal = Arc::new(Wal::open(tmp.path(), o).unwrap());
