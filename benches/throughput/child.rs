@@ -16,7 +16,7 @@ use crate::workload::{self, SampleStream};
 pub const USAGE: &str = "\
 --child write    DIR SERIES ROUNDS SEGMENT_SIZE
 --child replay   DIR SEGMENT_SIZE [TRUNCATE_MINT]
---child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always
+--child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always|always_spin
 --child generate SERIES ROUNDS";
 
 /// Runs the phase `args` names (the words after `--child`).
@@ -172,16 +172,26 @@ pub enum DurableMode {
     SyncCall,
     /// `SyncMode::Always`: each `log_samples` returns once its entry is fdatasynced.
     Always,
+    /// `SyncMode::Always` with `sync_spin`: waiters yield before they sleep.
+    AlwaysSpin,
 }
 
+/// `Options::sync_spin` of `DurableMode::AlwaysSpin`.
+const SPIN: Duration = Duration::from_micros(500);
+
 impl DurableMode {
-    pub const ALL: [DurableMode; 2] = [DurableMode::SyncCall, DurableMode::Always];
+    pub const ALL: [DurableMode; 3] = [
+        DurableMode::SyncCall,
+        DurableMode::Always,
+        DurableMode::AlwaysSpin,
+    ];
 
     /// The word on the child's command line, also used in JSON keys.
     pub fn arg(self) -> &'static str {
         match self {
             DurableMode::SyncCall => "wal_sync",
             DurableMode::Always => "always",
+            DurableMode::AlwaysSpin => "always_spin",
         }
     }
 
@@ -193,6 +203,7 @@ impl DurableMode {
         match self {
             DurableMode::SyncCall => "wal_sync after every batch",
             DurableMode::Always => "SyncMode::Always",
+            DurableMode::AlwaysSpin => "SyncMode::Always, sync_spin 500 µs",
         }
     }
 
@@ -200,7 +211,7 @@ impl DurableMode {
     pub fn timed_call(self) -> &'static str {
         match self {
             DurableMode::SyncCall => "the wal_sync call after each log_samples",
-            DurableMode::Always => "each log_samples call",
+            DurableMode::Always | DurableMode::AlwaysSpin => "each log_samples call",
         }
     }
 }
@@ -216,14 +227,16 @@ fn durable(
     threads: usize,
     mode: DurableMode,
 ) -> tswal::Result<()> {
-    let sync = match mode {
-        DurableMode::SyncCall => SyncMode::None,
-        DurableMode::Always => SyncMode::Always,
+    let (sync, sync_spin) = match mode {
+        DurableMode::SyncCall => (SyncMode::None, Duration::ZERO),
+        DurableMode::Always => (SyncMode::Always, Duration::ZERO),
+        DurableMode::AlwaysSpin => (SyncMode::Always, SPIN),
     };
     let wal = Wal::open(
         dir,
         Options {
             sync,
+            sync_spin,
             ..options(segment_size)
         },
     )?;
@@ -243,7 +256,7 @@ fn durable(
                     wal.sync()?;
                     mine.push(syncing.elapsed());
                 }
-                DurableMode::Always => {
+                DurableMode::Always | DurableMode::AlwaysSpin => {
                     let logging = Instant::now();
                     wal.log_samples(&batch)?;
                     mine.push(logging.elapsed());
@@ -255,6 +268,7 @@ fn durable(
     };
     let threads = threads.max(1) as u64;
     let before = wal.stats()?;
+    let cpu_before = sys::cpu_time();
     let start = Instant::now();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -270,6 +284,7 @@ fn durable(
             .try_for_each(|h| h.join().expect("a durable writer thread panicked"))
     })?;
     let elapsed = start.elapsed();
+    let cpu = sys::cpu_time().saturating_sub(cpu_before);
     let after = wal.stats()?;
     wal.close()?;
 
@@ -282,6 +297,7 @@ fn durable(
         lat.get(i).copied().unwrap_or(Duration::ZERO).as_secs_f64() * 1e3
     };
     report("time_s", elapsed.as_secs_f64());
+    report("cpu_s", cpu.as_secs_f64());
     report("samples", samples);
     report("entries", entries);
     // The driver checks these against `entries` and `samples`.

@@ -183,7 +183,8 @@ fn durable_table(out: &mut String, cfg: &Config, durable: &[Durable]) {
         out,
         "durable writes, Rust API: {} samples ({} rounds) in entries of {}, each entry \
          durable before the thread logs its next; {n} threads log a quarter of the series \
-         each; fsyncs = fsync + fdatasync calls while timed (Wal::stats)",
+         each; CPU = the process's CPU time (user + system) while timed; fsyncs = fsync + \
+         fdatasync calls while timed (Wal::stats)",
         grouped(cfg.series * cfg.durable_rounds),
         grouped(cfg.durable_rounds),
         grouped(workload::BATCH as u64),
@@ -193,6 +194,7 @@ fn durable_table(out: &mut String, cfg: &Config, durable: &[Durable]) {
         "durable",
         "time",
         "min … max",
+        "CPU",
         "samples/s",
         "entries/s",
         "fsyncs",
@@ -214,6 +216,7 @@ fn durable_table(out: &mut String, cfg: &Config, durable: &[Durable]) {
                 ),
                 secs(s.median),
                 format!("{} … {}", secs(s.min), secs(s.max)),
+                secs(r.median("cpu_s")),
                 si(r.median("samples_per_s")),
                 fixed(r.median("entries_per_s"), 0),
                 fixed(r.median("fsyncs"), 0),

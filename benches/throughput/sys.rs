@@ -36,6 +36,19 @@ impl Rss {
     }
 }
 
+/// CPU time (user + system) the process has used so far, all threads.
+pub fn cpu_time() -> std::time::Duration {
+    // SAFETY: getrusage writes one `rusage` into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    let t = |tv: libc::timeval| {
+        std::time::Duration::new(tv.tv_sec as u64, (tv.tv_usec as u32).saturating_mul(1000))
+    };
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
 /// Number and total size of the segment files (all-digit names) in `dir`.
 pub fn segment_files(dir: &Path) -> (u64, u64) {
     let mut count = 0;
