@@ -284,8 +284,26 @@ unsafe fn put_uvarint_raw(p: *mut u8, mut x: u64) -> *mut u8 {
     }
 }
 
+/// `unzigzag` of every one-byte varint, so the commonest deltas (timestamps a few
+/// milliseconds apart) cost one load instead of five operations.
+static UNZIGZAG_7BIT: [i8; 128] = {
+    let mut t = [0i8; 128];
+    let mut x = 0;
+    while x < 128 {
+        t[x] = unzigzag(x as u64) as i8;
+        x += 1;
+    }
+    t
+};
+
+/// `unzigzag` of the one-byte varint in the low byte of `w` (its top bit clear).
 #[inline(always)]
-fn unzigzag(ux: u64) -> i64 {
+fn unzigzag_7bit(w: u64) -> i64 {
+    UNZIGZAG_7BIT[(w & 0x7f) as usize].into()
+}
+
+#[inline(always)]
+const fn unzigzag(ux: u64) -> i64 {
     ((ux >> 1) as i64) ^ -((ux & 1) as i64)
 }
 
@@ -330,30 +348,30 @@ fn decode_short_run(
         // bytes read lie within the first 12 from `p` (two varints of at most 2 bytes,
         // then the 8-byte value).
         let w = u64::from_le_bytes(unsafe { load8(p) });
-        let (x1, n1) = if w & 0x80 == 0 {
-            (w & 0x7f, 1)
+        let (d1, n1) = if w & 0x80 == 0 {
+            (unzigzag_7bit(w), 1)
         } else if w & 0x8000 == 0 {
-            ((w & 0x7f) | ((w >> 1) & 0x3f80), 2)
+            (unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80)), 2)
         } else {
             break;
         };
         let w = u64::from_le_bytes(unsafe { load8(p.add(n1)) });
-        let (x2, n2) = if w & 0x80 == 0 {
-            (w & 0x7f, 1)
+        let (d2, n2) = if w & 0x80 == 0 {
+            (unzigzag_7bit(w), 1)
         } else if w & 0x8000 == 0 {
-            ((w & 0x7f) | ((w >> 1) & 0x3f80), 2)
+            (unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80)), 2)
         } else {
             break;
         };
         let v = u64::from_be_bytes(unsafe { load8(p.add(n1 + n2)) });
-        let t = base.1.wrapping_add(unzigzag(x2));
+        let t = base.1.wrapping_add(d2);
         max = max.max(t);
         // SAFETY: the sample being decoded starts at least 10 bytes before the end of the
         // body (`p <= end`), so at most `(body.len() - 16) / 10 - 1` samples came before
         // it, and `slot` is within `out`.
         unsafe {
             slot.write(Sample {
-                series_ref: base.0.wrapping_add(unzigzag(x1)) as u64,
+                series_ref: base.0.wrapping_add(d1) as u64,
                 t,
                 v: f64::from_bits(v),
             });
