@@ -333,7 +333,7 @@ fn decode_short_run(
     max_t: &mut i64,
 ) -> (usize, usize) {
     let fast_end = body.len().saturating_sub(MAX_SAMPLE_LEN);
-    if pos > fast_end || pos < 16 + 10 * n || out.len() < (body.len() - 16) / 10 {
+    if pos > fast_end || pos < 16 + 10 * n || out.len() < body.len().saturating_sub(16) / 10 {
         return (n, pos);
     }
     let mut max = *max_t;
