@@ -114,10 +114,11 @@ impl State {
     }
 }
 
-/// Clears `leader_runs_queue` and wakes the worker when dropped (only on unwinding).
-struct WakeWorkerOnUnwind<'a>(&'a Io);
+/// Ends a group-commit leader's sync and wakes the worker when dropped: only when the
+/// leader unwinds (otherwise it is forgotten).
+struct EndSyncOnUnwind<'a>(&'a Io);
 
-impl Drop for WakeWorkerOnUnwind<'_> {
+impl Drop for EndSyncOnUnwind<'_> {
     fn drop(&mut self) {
         let mut s = self.0.state.lock();
         s.leader_runs_queue = false;
@@ -335,16 +336,14 @@ impl Io {
             s.syncing = true;
             s.leader_runs_queue = true;
             drop(s);
-            {
-                // If `prepare` panicked, jobs it queued would wait for a worker nobody
-                // woke.
-                let wake_worker_on_unwind = WakeWorkerOnUnwind(self);
-                prepare();
-                std::mem::forget(wake_worker_on_unwind);
-            }
+            // Should anything below panic, later syncs must not wait for this one
+            // forever, nor queued jobs for a worker nobody woke.
+            let end_sync_on_unwind = EndSyncOnUnwind(self);
+            prepare();
             self.run_pending();
             let mut s = self.state.lock();
             if s.written < target {
+                std::mem::forget(end_sync_on_unwind);
                 s.syncing = false;
                 self.sync_round.fetch_add(1, Ordering::Release);
                 self.sync_cv.notify_all();
@@ -362,6 +361,7 @@ impl Io {
                 None => Ok(()),
             };
             let mut s = self.state.lock();
+            std::mem::forget(end_sync_on_unwind);
             s.syncing = false;
             if head.is_some() {
                 s.fsyncs += 1;
@@ -492,5 +492,38 @@ impl Io {
     pub(crate) fn stop(&self) {
         self.state.lock().stop = true;
         self.work_cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::Faults;
+
+    fn io(dir: &std::path::Path) -> Arc<Io> {
+        let fs = Fs::new(
+            dir.to_path_buf(),
+            File::open(dir).unwrap(),
+            Arc::new(Faults::default()),
+        );
+        Arc::new(Io::new(Arc::new(fs), Duration::ZERO))
+    }
+
+    #[test]
+    fn a_leader_that_panics_does_not_leave_later_syncs_waiting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let io = io(tmp.path());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            io.sync_to(1, &|| panic!("in prepare"))
+        }));
+        assert!(panicked.is_err());
+        // Nothing was written, so a second sync to the same position fails, but it must
+        // get that far instead of waiting for the first leader forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let io2 = io.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(io2.sync_to(1, &|| {}).is_err());
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 }
