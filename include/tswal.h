@@ -157,8 +157,9 @@ typedef struct wal_options {
   wal_recovery_mode recovery;
   /**
    * Microseconds a caller waiting for another caller's fdatasync (group commit, in
-   * `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps; at most
-   * 10000. 0 (default): it sleeps at once. Yielding lets the next group form sooner
+   * `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps (the
+   * group's leader then also yields while it gathers callers); at most 10000.
+   * 0 (default): they sleep at once. Yielding lets the next group form sooner
    * (on the benchmark's 2-CPU VM, four threads' durable throughput rose by about a
    * quarter with 500) but keeps the waiting threads runnable, ceding the CPU to any
    * other thread, for up to this long per sync.

@@ -109,8 +109,9 @@ pub struct wal_options {
     /// `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
     pub recovery: wal_recovery_mode_arg,
     /// Microseconds a caller waiting for another caller's fdatasync (group commit, in
-    /// `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps; at most
-    /// 10000. 0 (default): it sleeps at once. Yielding lets the next group form sooner
+    /// `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps (the
+    /// group's leader then also yields while it gathers callers); at most 10000.
+    /// 0 (default): they sleep at once. Yielding lets the next group form sooner
     /// (on the benchmark's 2-CPU VM, four threads' durable throughput rose by about a
     /// quarter with 500) but keeps the waiting threads runnable, ceding the CPU to any
     /// other thread, for up to this long per sync.
