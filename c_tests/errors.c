@@ -86,6 +86,15 @@ static void test_null_handle(void)
 
 /* ---- wal_open arguments and I/O errors -------------------------------------------- */
 
+/* wal_open with `opts` is refused as an invalid argument naming `field`. */
+static void check_refused(const char *dir, const wal_options *opts, const char *field)
+{
+    wal_t *w = not_null();
+    CHECK_ERR(wal_open(dir, opts, &w), WAL_ERR_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR_CONTAINS(field);
+    CHECK(w == NULL);
+}
+
 static void test_open_arguments(const char *root)
 {
     char dir[TEST_PATH_MAX];
@@ -111,10 +120,7 @@ static void test_open_arguments(const char *root)
         wal_options opts;
         wal_options_init(&opts);
         opts.sync = bad_modes[i];
-        w = not_null();
-        CHECK_ERR(wal_open(dir, &opts, &w), WAL_ERR_INVALID_ARGUMENT);
-        CHECK_LAST_ERROR_CONTAINS("sync");
-        CHECK(w == NULL);
+        check_refused(dir, &opts, "sync");
     }
     {
         wal_options opts;
@@ -130,10 +136,7 @@ static void test_open_arguments(const char *root)
         wal_options opts;
         wal_options_init(&opts);
         opts.sync_spin_us = bad_spins[i];
-        w = not_null();
-        CHECK_ERR(wal_open(dir, &opts, &w), WAL_ERR_INVALID_ARGUMENT);
-        CHECK_LAST_ERROR_CONTAINS("sync_spin_us");
-        CHECK(w == NULL);
+        check_refused(dir, &opts, "sync_spin_us");
     }
     {
         wal_options opts;

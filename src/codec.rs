@@ -317,6 +317,20 @@ unsafe fn load8(p: *const u8) -> [u8; 8] {
     unsafe { p.cast::<[u8; 8]>().read_unaligned() }
 }
 
+/// The delta whose varint starts `bytes`, and the varint's length, if it takes one or
+/// two bytes.
+#[inline(always)]
+fn short_delta(bytes: [u8; 8]) -> Option<(i64, usize)> {
+    let w = u64::from_le_bytes(bytes);
+    if w & 0x80 == 0 {
+        Some((unzigzag_7bit(w), 1))
+    } else if w & 0x8000 == 0 {
+        Some((unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80)), 2))
+    } else {
+        None
+    }
+}
+
 /// Decodes samples with short deltas (one or two bytes each) into `out[n..]` from
 /// `body[pos..]` for as long as a whole longest sample fits in the rest of the body;
 /// returns where it stopped (`n`, `pos`).
@@ -347,20 +361,10 @@ fn decode_short_run(
         // SAFETY (the three loads): `p + MAX_SAMPLE_LEN` is within the body, and the
         // bytes read lie within the first 12 from `p` (two varints of at most 2 bytes,
         // then the 8-byte value).
-        let w = u64::from_le_bytes(unsafe { load8(p) });
-        let (d1, n1) = if w & 0x80 == 0 {
-            (unzigzag_7bit(w), 1)
-        } else if w & 0x8000 == 0 {
-            (unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80)), 2)
-        } else {
+        let Some((d1, n1)) = short_delta(unsafe { load8(p) }) else {
             break;
         };
-        let w = u64::from_le_bytes(unsafe { load8(p.add(n1)) });
-        let (d2, n2) = if w & 0x80 == 0 {
-            (unzigzag_7bit(w), 1)
-        } else if w & 0x8000 == 0 {
-            (unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80)), 2)
-        } else {
+        let Some((d2, n2)) = short_delta(unsafe { load8(p.add(n1)) }) else {
             break;
         };
         let v = u64::from_be_bytes(unsafe { load8(p.add(n1 + n2)) });

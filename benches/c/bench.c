@@ -260,6 +260,16 @@ static int put_uint(char *out, int n, size_t v)
     return n;
 }
 
+/* Appends "a<sep>b<sep>c" at out[n..]; returns the new length. */
+static int put_octets(char *out, int n, char sep, size_t a, size_t b, size_t c)
+{
+    n = put_uint(out, n, a);
+    out[n++] = sep;
+    n = put_uint(out, n, b);
+    out[n++] = sep;
+    return put_uint(out, n, c);
+}
+
 /* Appends the value of label NAMES[name] to text[*len..]. Draws happen in statement
  * order (never two in one argument list, whose evaluation order C leaves open). */
 static void push_value(char *text, size_t *len, int name, size_t metric, rng_t *rng)
@@ -281,11 +291,7 @@ static void push_value(char *text, size_t *len, int name, size_t metric, rng_t *
         size_t c = rng_below(rng, 256);
         const char *port = PICK(rng, PORTS);
         n = put_str(out, 0, "10.");
-        n = put_uint(out, n, a);
-        out[n++] = '.';
-        n = put_uint(out, n, b);
-        out[n++] = '.';
-        n = put_uint(out, n, c);
+        n = put_octets(out, n, '.', a, b, c);
         out[n++] = ':';
         n = put_str(out, n, port);
         break;
@@ -300,11 +306,7 @@ static void push_value(char *text, size_t *len, int name, size_t metric, rng_t *
         size_t b = rng_below(rng, 256);
         size_t c = rng_below(rng, 256);
         n = put_str(out, 0, "ip-10-");
-        n = put_uint(out, n, a);
-        out[n++] = '-';
-        n = put_uint(out, n, b);
-        out[n++] = '-';
-        n = put_uint(out, n, c);
+        n = put_octets(out, n, '-', a, b, c);
         n = put_str(out, n, ".ec2.internal");
         break;
     }
