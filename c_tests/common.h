@@ -695,6 +695,22 @@ static inline void read_all_at(const char *file, int line, wal_t *w, struct entr
 
 #define READ_ALL(w, got) read_all_at(__FILE__, __LINE__, (w), (got))
 
+/* What a restart sees: closes `w`, reopens `dir` with `opts`, checks that a read delivers
+ * `want` (into `got`) and closes again. */
+static inline void check_reopens_to_at(const char *file, int line, wal_t *w, const char *dir,
+                                       const wal_options *opts, const struct entry_log *want,
+                                       struct entry_log *got)
+{
+    check_status_at(file, line, "wal_close(w)", wal_close(w), WAL_OK);
+    check_status_at(file, line, "wal_open(dir, opts, &w)", wal_open(dir, opts, &w), WAL_OK);
+    read_all_at(file, line, w, got);
+    check_logs_equal_at(file, line, want, got);
+    check_status_at(file, line, "wal_close(w)", wal_close(w), WAL_OK);
+}
+
+#define CHECK_REOPENS_TO(w, dir, opts, want, got)                                         \
+    check_reopens_to_at(__FILE__, __LINE__, (w), (dir), (opts), (want), (got))
+
 /* Log helpers that also record what was logged in `want` (empty batches write nothing). */
 static inline void log_series_at(const char *file, int line, wal_t *w, struct entry_log *want,
                                  const wal_series *s, size_t n)

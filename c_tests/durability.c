@@ -126,11 +126,7 @@ static void test_crash_after_sync(const char *root, const char *argv0)
     log_workload(w, &want, 5);
     READ_ALL(w, &got);
     CHECK_LOGS_EQUAL(&want, &got);
-    CHECK_OK(wal_close(w));
-    CHECK_OK(wal_open(dir, &opts, &w));
-    READ_ALL(w, &got);
-    CHECK_LOGS_EQUAL(&want, &got);
-    CHECK_OK(wal_close(w));
+    CHECK_REOPENS_TO(w, dir, &opts, &want, &got);
     entry_log_free(&want);
     entry_log_free(&got);
 }
@@ -165,12 +161,7 @@ static void test_flush_interval(const char *root, const char *argv0)
     READ_ALL(w, &got);
     CHECK_LOGS_EQUAL(&want, &got);
     sleep_ms(30);
-    CHECK_OK(wal_close(w));
-
-    CHECK_OK(wal_open(dir, &opts, &w));
-    READ_ALL(w, &got);
-    CHECK_LOGS_EQUAL(&want, &got);
-    CHECK_OK(wal_close(w));
+    CHECK_REOPENS_TO(w, dir, &opts, &want, &got);
 
     path_join(dir, root, "crash-flush-interval");
     const char *args[] = {"--crash-with-flush-interval", dir, NULL};

@@ -140,12 +140,7 @@ static void test_edge_values(const char *root)
     LOG_DELETES(w, &want, &del, 1);
     READ_ALL(w, &got);
     CHECK_LOGS_EQUAL(&want, &got);
-    CHECK_OK(wal_close(w));
-
-    CHECK_OK(wal_open(dir, &opts, &w));
-    READ_ALL(w, &got);
-    CHECK_LOGS_EQUAL(&want, &got);
-    CHECK_OK(wal_close(w));
+    CHECK_REOPENS_TO(w, dir, &opts, &want, &got);
 
     entry_log_free(&want);
     entry_log_free(&got);
@@ -241,12 +236,7 @@ static void test_default_options(const char *root)
     READ_ALL(w, &got);
     CHECK_LOGS_EQUAL(&want, &got);
     log_rounds(w, &want, 20, 5);
-    CHECK_OK(wal_close(w));
-
-    CHECK_OK(wal_open(dir, NULL, &w));
-    READ_ALL(w, &got);
-    CHECK_LOGS_EQUAL(&want, &got);
-    CHECK_OK(wal_close(w));
+    CHECK_REOPENS_TO(w, dir, NULL, &want, &got);
 
     entry_log_free(&want);
     entry_log_free(&got);

@@ -278,11 +278,7 @@ int main(int argc, char **argv)
     READ_ALL(w, &got);
     CHECK_LOGS_EQUAL(&model, &got);
     log_rounds(w, &model, ROUNDS + 70, 3);
-    CHECK_OK(wal_close(w));
-    CHECK_OK(wal_open(dir, &opts, &w));
-    READ_ALL(w, &got);
-    CHECK_LOGS_EQUAL(&model, &got);
-    CHECK_OK(wal_close(w));
+    CHECK_REOPENS_TO(w, dir, &opts, &model, &got);
 
     entry_log_free(&model);
     entry_log_free(&got);
