@@ -715,9 +715,8 @@ fn four_threads_in_sync_always(sync_spin: std::time::Duration) {
 
 #[test]
 fn stats_count_repairs() {
-    let src = fixtures_dir().join("corrupt-flip_middle");
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&src.join("wal"), tmp.path());
+    copy_case("corrupt-flip_middle", tmp.path());
     let before: u64 = ["000001", "000002", "000003"]
         .iter()
         .map(|n| fs::metadata(tmp.path().join(n)).unwrap().len())

@@ -37,9 +37,7 @@ fn reading_every_case_gives_the_expected_dump_and_files() {
         |_| true,
         |case| {
             let src = fixtures_dir().join(case);
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join("wal");
-            copy_dir(&src.join("wal"), &dir);
+            let (_tmp, dir) = temp_copy_of_case(case);
             let wal = open(&dir);
             let got = dump(&wal).map_err(|e| format!("read failed: {e}"))?;
             wal.close().map_err(|e| format!("close failed: {e}"))?;
@@ -126,9 +124,7 @@ fn after_repair_new_writes_follow_the_kept_entries() {
         |_| true,
         |case| {
             let src = fixtures_dir().join(case);
-            let tmp = tempfile::tempdir().unwrap();
-            let dir = tmp.path().join("wal");
-            copy_dir(&src.join("wal"), &dir);
+            let (_tmp, dir) = temp_copy_of_case(case);
             let batch = vec![
                 Sample {
                     series_ref: 1,
@@ -172,9 +168,7 @@ fn after_repair_new_writes_follow_the_kept_entries() {
 #[test]
 fn stray_files_are_left_alone() {
     let src = fixtures_dir().join("corrupt-stray_files");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("wal");
-    copy_dir(&src.join("wal"), &dir);
+    let (_tmp, dir) = temp_copy_of_case("corrupt-stray_files");
     let wal = open(&dir);
     dump(&wal).unwrap();
     wal.close().unwrap();

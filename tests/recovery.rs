@@ -39,11 +39,6 @@ fn corrupt_cases() -> Vec<String> {
         .collect()
 }
 
-/// A copy of a fixture's damaged WAL.
-fn copy_case(case: &str, to: &Path) {
-    copy_dir(&fixtures_dir().join(case).join("wal"), to);
-}
-
 fn full_log() -> Vec<String> {
     blocks(&fs::read_to_string(fixtures_dir().join("multiseg/expected.dump")).unwrap())
 }

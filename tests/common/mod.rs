@@ -44,6 +44,20 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A writable copy of a fixture case's WAL, in `to`.
+pub fn copy_case(case: &str, to: &Path) {
+    copy_dir(&fixtures_dir().join(case).join("wal"), to);
+}
+
+/// A writable copy of a fixture case's WAL in a fresh temporary directory: the directory
+/// (removed when dropped) and the WAL's path in it.
+pub fn temp_copy_of_case(case: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("wal");
+    copy_case(case, &dir);
+    (tmp, dir)
+}
+
 /// Segment file names (all-digit names) in `dir`, sorted.
 pub fn segment_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
