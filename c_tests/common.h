@@ -683,6 +683,15 @@ static inline void check_logs_equal_at(const char *file, int line, const struct 
 
 #define CHECK_LOGS_EQUAL(want, got) check_logs_equal_at(__FILE__, __LINE__, (want), (got))
 
+/* The default options with 4096-byte segments, so that tests cut many segments. */
+static inline wal_options small_segments(void)
+{
+    wal_options opts;
+    wal_options_init(&opts);
+    opts.segment_size = 4096;
+    return opts;
+}
+
 /* Reads the whole WAL into `got` (cleared first) with the collecting callbacks. */
 static inline void read_all_at(const char *file, int line, wal_t *w, struct entry_log *got)
 {

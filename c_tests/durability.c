@@ -40,11 +40,9 @@ static void log_workload(wal_t *w, struct entry_log *want, int rounds)
 
 enum { ROUNDS = 120 };
 
-static wal_options small_segments(uint64_t flush_interval_ms)
+static wal_options small_segments_flushed(uint64_t flush_interval_ms)
 {
-    wal_options opts;
-    wal_options_init(&opts);
-    opts.segment_size = 4096;
+    wal_options opts = small_segments();
     opts.flush_interval_ms = flush_interval_ms;
     return opts;
 }
@@ -52,7 +50,7 @@ static wal_options small_segments(uint64_t flush_interval_ms)
 /* Child: log, sync, then die without wal_close (no flush or trim at close). */
 static int crash_after_sync(const char *dir)
 {
-    wal_options opts = small_segments(0);
+    wal_options opts = small_segments();
     struct entry_log want = {0};
     wal_t *w = NULL;
     CHECK_OK(wal_open(dir, &opts, &w));
@@ -64,7 +62,7 @@ static int crash_after_sync(const char *dir)
 /* Child: log with a 10 ms background flush, wait a little, die without closing. */
 static int crash_with_flush_interval(const char *dir)
 {
-    wal_options opts = small_segments(10);
+    wal_options opts = small_segments_flushed(10);
     struct entry_log want = {0};
     wal_t *w = NULL;
     CHECK_OK(wal_open(dir, &opts, &w));
@@ -78,7 +76,7 @@ static void test_sync(const char *root)
 {
     char dir[TEST_PATH_MAX];
     path_join(dir, root, "sync");
-    wal_options opts = small_segments(0);
+    wal_options opts = small_segments();
     struct entry_log want = {0}, got = {0};
     wal_t *w = NULL;
     CHECK_OK(wal_open(dir, &opts, &w));
@@ -112,7 +110,7 @@ static void test_crash_after_sync(const char *root, const char *argv0)
     /* The same workload, logged into a throwaway WAL, is what must be read back. */
     char scratch[TEST_PATH_MAX];
     path_join(scratch, root, "crash-sync-expected");
-    wal_options opts = small_segments(0);
+    wal_options opts = small_segments();
     struct entry_log want = {0}, got = {0};
     wal_t *w = NULL;
     CHECK_OK(wal_open(scratch, &opts, &w));
@@ -151,7 +149,7 @@ static void test_flush_interval(const char *root, const char *argv0)
 {
     char dir[TEST_PATH_MAX];
     path_join(dir, root, "flush-interval");
-    wal_options opts = small_segments(10);
+    wal_options opts = small_segments_flushed(10);
     struct entry_log want = {0}, got = {0};
     wal_t *w = NULL;
     CHECK_OK(wal_open(dir, &opts, &w));
@@ -226,7 +224,7 @@ static void test_read_right_after_cut(const char *root)
     pthread_t dog;
     atomic_store(&watchdog_stop, false);
     CHECK(pthread_create(&dog, NULL, watchdog, (void *)what) == 0);
-    wal_options opts = small_segments(1);
+    wal_options opts = small_segments_flushed(1);
     for (int b = 0; b < BLOCKS; b++) {
         /* A fresh WAL now and then keeps the reads short. */
         char name[32], dir[TEST_PATH_MAX];
@@ -282,7 +280,7 @@ static void *sa_log(void *arg)
  */
 static int crash_sync_always(const char *dir, uint32_t spin_us)
 {
-    wal_options opts = small_segments(0);
+    wal_options opts = small_segments();
     opts.sync = WAL_SYNC_ALWAYS;
     opts.sync_spin_us = spin_us;
     wal_t *w = NULL;
@@ -305,7 +303,7 @@ static void test_sync_always(const char *root, const char *argv0, int spin)
     const char *args[] = {spin ? "--crash-sync-always-spin" : "--crash-sync-always", dir, NULL};
     CHECKF(run_self(argv0, args) == 0, "the writer process failed");
 
-    wal_options opts = small_segments(0);
+    wal_options opts = small_segments();
     opts.sync = WAL_SYNC_ALWAYS;
     struct entry_log got = {0};
     wal_t *w = NULL;

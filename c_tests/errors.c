@@ -8,14 +8,6 @@
  */
 #include "common.h"
 
-static wal_options small_segments(void)
-{
-    wal_options opts;
-    wal_options_init(&opts);
-    opts.segment_size = 4096;
-    return opts;
-}
-
 /* A handle value that is not NULL, to see wal_open overwrite it with NULL on failure. */
 static wal_t *not_null(void)
 {

@@ -108,9 +108,7 @@ static void test_edge_values(const char *root)
 {
     char dir[TEST_PATH_MAX];
     path_join(dir, root, "edges"); /* does not exist yet: wal_open creates it */
-    wal_options opts;
-    wal_options_init(&opts);
-    opts.segment_size = 4096;
+    wal_options opts = small_segments();
 
     struct entry_log want = {0}, got = {0};
     wal_t *w = NULL;
@@ -183,9 +181,7 @@ static void test_many_segments(const char *root)
 {
     char dir[TEST_PATH_MAX];
     path_join(dir, root, "many");
-    wal_options opts;
-    wal_options_init(&opts);
-    opts.segment_size = 4096;
+    wal_options opts = small_segments();
 
     struct entry_log want = {0}, got = {0};
     wal_t *w = NULL;

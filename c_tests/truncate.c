@@ -237,9 +237,7 @@ int main(int argc, char **argv)
     enum { ROUNDS = 160 };
     char dir[TEST_PATH_MAX];
     path_join(dir, argv[1], "wal");
-    wal_options opts;
-    wal_options_init(&opts);
-    opts.segment_size = 4096;
+    wal_options opts = small_segments();
     struct entry_log model = {0}, got = {0};
     wal_t *w = NULL;
     CHECK_OK(wal_open(dir, &opts, &w));
