@@ -72,7 +72,7 @@ impl SegmentWriter {
             return Err(Error::state("internal: no active segment after a cut"));
         }
         if !self.buf.is_empty() && self.buf.len() + frame.len() > BUFFER_SIZE {
-            self.submit_buffer(io);
+            self.submit_full_buffer(io);
         }
         if self.buf.capacity() == 0 {
             self.buf = io.spare_buffer();

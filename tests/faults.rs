@@ -219,6 +219,17 @@ fn a_truncation_interrupted_at_any_step_leaves_the_old_or_the_new_segments() {
 
 #[test]
 fn a_slow_disk_makes_writers_wait_instead_of_queueing_without_bound() {
+    slow_disk_backlog(1);
+}
+
+#[test]
+fn a_slow_disk_makes_concurrent_writers_wait_too() {
+    // Concurrent callers encode on their own and append under the lock, another path
+    // to the queue.
+    slow_disk_backlog(4);
+}
+
+fn slow_disk_backlog(threads: i64) {
     let dir = tempfile::tempdir().unwrap();
     let faults = Arc::new(Faults::default());
     let wal = Wal::open(
@@ -233,18 +244,25 @@ fn a_slow_disk_makes_writers_wait_instead_of_queueing_without_bound() {
     wal.read(|_| ControlFlow::Continue(())).unwrap();
     faults.slow_down(FaultOp::Write, std::time::Duration::from_millis(3));
     // ~33 MB of entries, encoded far faster than 1 MiB per 3 ms.
-    let mut samples = 0u64;
-    for round in 0..3000 {
-        let b: Vec<Sample> = (0..1000)
-            .map(|k| Sample {
-                series_ref: k,
-                t: round,
-                v: k as f64,
-            })
-            .collect();
-        wal.log_samples(&b).unwrap();
-        samples += b.len() as u64;
-    }
+    let rounds = 3000 / threads;
+    std::thread::scope(|s| {
+        for th in 0..threads {
+            let wal = &wal;
+            s.spawn(move || {
+                for round in 0..rounds {
+                    let b: Vec<Sample> = (0..1000)
+                        .map(|k| Sample {
+                            series_ref: k,
+                            t: th * rounds + round,
+                            v: k as f64,
+                        })
+                        .collect();
+                    wal.log_samples(&b).unwrap();
+                }
+            });
+        }
+    });
+    let samples = (threads * rounds * 1000) as u64;
     let stats = wal.stats().unwrap();
     assert!(stats.bytes_written > 30 << 20, "{stats:?}");
     assert!(stats.write_backlog_peak > 0, "{stats:?}");
