@@ -83,7 +83,7 @@ fn frame_limited<R>(
         }
     };
     out[start + 2..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
-    let crc = crc32c::crc32c(&out[start..]);
+    let crc = crc_fast::crc32_iscsi(&out[start..]);
     out.extend_from_slice(&crc.to_be_bytes());
     Ok(r)
 }
@@ -92,7 +92,7 @@ fn frame_limited<R>(
 #[inline]
 pub(crate) fn crc_matches(entry: &[u8]) -> bool {
     match entry.len().checked_sub(CRC_LEN) {
-        Some(n) => crc32c::crc32c(&entry[..n]).to_be_bytes() == entry[n..],
+        Some(n) => crc_fast::crc32_iscsi(&entry[..n]).to_be_bytes() == entry[n..],
         None => false,
     }
 }
