@@ -22,10 +22,10 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::fsutil::Fs;
@@ -89,8 +89,6 @@ struct State {
     spare: Vec<Vec<u8>>,
     fsyncs: u64,
     fsync_time: Duration,
-    /// Log calls between the start of encoding and the end of their append.
-    appending: usize,
     /// Targets of the callers inside `sync_to` now, and how many of them the last
     /// fdatasync was made for.
     sync_targets: Vec<u64>,
@@ -98,13 +96,6 @@ struct State {
 }
 
 impl State {
-    /// A gathering leader may go on: nobody is between encoding and appending, and as
-    /// many callers wait for a sync as the last one served. Notifiers check it too, so
-    /// the leader wakes once, not on every arrival.
-    fn gathered(&self) -> bool {
-        self.appending == 0 && self.waiting_for_sync() >= self.last_group
-    }
-
     /// Callers in `sync_to` whose data is not durable yet.
     fn waiting_for_sync(&self) -> usize {
         self.sync_targets
@@ -151,6 +142,10 @@ pub(crate) struct Io {
     spin: Duration,
     /// Wakes a leader gathering appends: an append ended, a caller came to sync.
     gather_cv: Condvar,
+    /// Log calls between the start of encoding and the end of their append. Counted up
+    /// without the state lock (a leader that misses a beginning only gathers less), and
+    /// down under it, so that a gathering leader is never left waiting for a notice.
+    appending: AtomicUsize,
     /// Held while jobs run, so they run in submission order.
     exec: Mutex<()>,
     failed: AtomicBool,
@@ -167,6 +162,7 @@ impl Io {
             sync_round: AtomicU64::new(0),
             spin,
             gather_cv: Condvar::new(),
+            appending: AtomicUsize::new(0),
             exec: Mutex::new(()),
             failed: AtomicBool::new(false),
             failure: Mutex::new(String::new()),
@@ -291,32 +287,49 @@ impl Io {
     /// segment for everyone written so far, or waits for the leader and checks whether
     /// that covered `target`.
     pub(crate) fn sync_to(&self, target: u64, prepare: &dyn Fn()) -> Result<()> {
-        {
-            let mut s = self.state.lock();
-            s.sync_targets.push(target);
-            if s.gathered() {
-                self.gather_cv.notify_all();
-            }
-        }
-        let result = self.sync_to_inner(target, prepare);
+        self.sync_to_after(false, target, prepare)
+    }
+
+    /// `end_append` then `sync_to`, under one lock instead of two: in
+    /// `SyncMode::Always` every log call does both, and on a busy group commit each
+    /// extra turn on the state lock can cost a wake-up.
+    pub(crate) fn end_append_and_sync_to(&self, target: u64, prepare: &dyn Fn()) -> Result<()> {
+        self.sync_to_after(true, target, prepare)
+    }
+
+    fn sync_to_after(&self, ended_append: bool, target: u64, prepare: &dyn Fn()) -> Result<()> {
         let mut s = self.state.lock();
+        if ended_append {
+            self.appending.fetch_sub(1, Ordering::AcqRel);
+        }
+        s.sync_targets.push(target);
+        if self.gathered(&s) {
+            self.gather_cv.notify_all();
+        }
+        let (mut s, result) = self.sync_locked(s, target, prepare);
         if let Some(i) = s.sync_targets.iter().position(|&t| t == target) {
             s.sync_targets.swap_remove(i);
         }
         result
     }
 
-    fn sync_to_inner(&self, target: u64, prepare: &dyn Fn()) -> Result<()> {
+    /// The body of `sync_to`, entered and left with the state lock held so that a
+    /// waiter checks the outcome and leaves in one turn on the lock.
+    fn sync_locked<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, State>,
+        target: u64,
+        prepare: &dyn Fn(),
+    ) -> (MutexGuard<'a, State>, Result<()>) {
         loop {
-            let mut s = self.state.lock();
             if let Some(e) = s.error.take() {
-                return Err(e);
+                return (s, Err(e));
             }
             if self.failed() {
-                return Err(self.failure());
+                return (s, Err(self.failure()));
             }
             if s.durable >= target {
-                return Ok(());
+                return (s, Ok(()));
             }
             if s.syncing {
                 if !self.spin.is_zero() {
@@ -341,15 +354,14 @@ impl Io {
             let end_sync_on_unwind = EndSyncOnUnwind(self);
             prepare();
             self.run_pending();
-            let mut s = self.state.lock();
+            s = self.state.lock();
             if s.written < target {
                 std::mem::forget(end_sync_on_unwind);
                 s.syncing = false;
                 self.sync_round.fetch_add(1, Ordering::Release);
                 self.sync_cv.notify_all();
-                return Err(Error::state(
-                    "internal: sync beyond what was submitted for writing",
-                ));
+                let e = Error::state("internal: sync beyond what was submitted for writing");
+                return (s, Err(e));
             }
             let covered = s.written;
             let head = s.head.clone();
@@ -360,7 +372,7 @@ impl Io {
                 Some(seg) => self.fs.fsync(&seg.file, &seg.path, true),
                 None => Ok(()),
             };
-            let mut s = self.state.lock();
+            s = self.state.lock();
             std::mem::forget(end_sync_on_unwind);
             s.syncing = false;
             if head.is_some() {
@@ -373,7 +385,7 @@ impl Io {
                 Ok(()) => s.durable = s.durable.max(covered),
                 Err(e) => {
                     self.fail(&e);
-                    return Err(e);
+                    return (s, Err(e));
                 }
             }
         }
@@ -411,14 +423,14 @@ impl Io {
 
     /// A log call starts encoding its entry.
     pub(crate) fn begin_append(&self) {
-        self.state.lock().appending += 1;
+        self.appending.fetch_add(1, Ordering::AcqRel);
     }
 
     /// That call has appended (or failed).
     pub(crate) fn end_append(&self) {
-        let mut s = self.state.lock();
-        s.appending -= 1;
-        if s.gathered() {
+        let s = self.state.lock();
+        self.appending.fetch_sub(1, Ordering::AcqRel);
+        if self.gathered(&s) {
             self.gather_cv.notify_all();
         }
     }
@@ -433,7 +445,7 @@ impl Io {
             // With `sync_spin`, the leader yields too: it sees the last caller arrive
             // without waiting to be woken (~10 µs per sync on the benchmark VM).
             while Instant::now() < deadline {
-                if self.state.lock().gathered() {
+                if self.gathered(&self.state.lock()) {
                     return;
                 }
                 std::thread::yield_now();
@@ -441,11 +453,18 @@ impl Io {
             return;
         }
         let mut s = self.state.lock();
-        while !s.gathered() {
+        while !self.gathered(&s) {
             if self.gather_cv.wait_until(&mut s, deadline).timed_out() {
                 return;
             }
         }
+    }
+
+    /// A gathering leader may go on: nobody is between encoding and appending, and as
+    /// many callers wait for a sync as the last one served. Notifiers check it too, so
+    /// the leader wakes once, not on every arrival.
+    fn gathered(&self, s: &State) -> bool {
+        self.appending.load(Ordering::Acquire) == 0 && s.waiting_for_sync() >= s.last_group
     }
 
     /// The first job error not yet reported.

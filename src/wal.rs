@@ -61,12 +61,14 @@ impl Shared {
     /// Makes everything appended up to `target` durable. The buffer holding it is
     /// submitted first if nobody has yet.
     fn sync_to(&self, target: u64) -> Result<()> {
-        self.io.sync_to(target, &|| {
-            // The leader of a group commit: let loggers that are encoding right now
-            // append first, then submit everyone's entries for one fdatasync.
-            self.io.gather_appends(GATHER_LIMIT);
-            self.writer.lock().submit_buffer(&self.io);
-        })
+        self.io.sync_to(target, &|| self.prepare_group_commit())
+    }
+
+    /// The leader of a group commit: lets loggers that are encoding right now append
+    /// first, then submits everyone's entries for one fdatasync.
+    fn prepare_group_commit(&self) {
+        self.io.gather_appends(GATHER_LIMIT);
+        self.writer.lock().submit_buffer(&self.io);
     }
 
     fn count_repair(&self, r: &Repair) {
@@ -76,6 +78,12 @@ impl Shared {
             .fetch_add(r.dropped_entries, Ordering::Relaxed);
         self.dropped_bytes
             .fetch_add(r.dropped_bytes, Ordering::Relaxed);
+    }
+
+    /// Ends a log call's append and makes its entry durable (`SyncMode::Always`).
+    fn end_append_and_sync_to(&self, target: u64) -> Result<()> {
+        self.io
+            .end_append_and_sync_to(target, &|| self.prepare_group_commit())
     }
 
     /// Makes everything appended so far durable.
@@ -292,14 +300,18 @@ impl Wal {
                 result
             }
         };
-        if !empty {
-            io.end_append();
+        if empty {
+            return result.map(|_| ());
         }
-        let end = result?;
-        if self.shared.options.sync == SyncMode::Always && !empty {
-            self.shared.sync_to(end)?;
+        match result {
+            Ok(end) if self.shared.options.sync == SyncMode::Always => {
+                self.shared.end_append_and_sync_to(end)
+            }
+            result => {
+                io.end_append();
+                result.map(|_| ())
+            }
         }
-        Ok(())
     }
 
     /// Logs one series entry. An empty slice writes nothing.
