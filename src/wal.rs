@@ -242,6 +242,9 @@ impl Wal {
         };
         if let Some(first) = damages.first() {
             let fs = &*self.shared.fs;
+            if recovery != Recovery::Fail {
+                w.finish_before_repair(&self.shared.io)?;
+            }
             let repaired = match recovery {
                 Recovery::Fail => {
                     return Err(Error::Corruption {
@@ -253,9 +256,6 @@ impl Wal {
                 Recovery::Truncate => repair::cut_at_damage(fs, &mut w.segments, first.clone()),
                 Recovery::Salvage => repair::salvage(fs, &mut w.segments, &damages),
             };
-            // The head segment was cut, rewritten or deleted: the next write starts a
-            // new one.
-            w.forget_active_segment();
             let r = repaired?;
             self.shared.count_repair(&r);
             summary.repair = Some(r);

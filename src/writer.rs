@@ -229,11 +229,19 @@ impl SegmentWriter {
         self.active.as_ref().map(|a| a.submitted)
     }
 
-    /// After a repair changed the segments: stop writing to the active one if it was cut
-    /// or deleted; the next write starts a new segment.
-    pub(crate) fn forget_active_segment(&mut self) {
-        self.active = None;
+    /// Before a repair changes the segments: finishes the active one as a cut does
+    /// (after its writes, trimmed to its last entry and fsynced), so the repair sees only
+    /// finished files and nothing logged before is left unsynced. The next write starts
+    /// a new segment. The previous run's head is not trimmed later either: the repair
+    /// may have cut, rewritten or deleted it.
+    pub(crate) fn finish_before_repair(&mut self, io: &Io) -> Result<()> {
+        self.submit_buffer(io);
+        if let Some(a) = self.active.take() {
+            io.submit_finish(a.seg, a.submitted, self.appended);
+        }
         self.previous_head_done = true;
+        io.run_pending();
+        io.take_error()
     }
 
     /// Writes everything, trims the active segment to its last entry and fsyncs it.

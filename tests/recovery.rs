@@ -273,3 +273,87 @@ fn fail_mode_refuses_bad_headers_at_open() {
         ["000001", "000002", "000003", "000004"]
     );
 }
+
+/// Whether `seg` ends exactly where its last entry does (no preallocated tail).
+fn ends_at_last_entry(seg: &[u8]) -> bool {
+    let mut pos = 8;
+    while pos < seg.len() {
+        if seg[pos] == 0 || pos + 6 > seg.len() {
+            return false;
+        }
+        let len = u32::from_be_bytes(seg[pos + 2..pos + 6].try_into().unwrap()) as usize;
+        pos += 6 + len + 4;
+    }
+    pos == seg.len()
+}
+
+/// A later read that finds damage (in an older segment, or in the one being written)
+/// while the handle is writing a segment of its own must finish that segment first, as
+/// a cut does: trimmed to its last entry and fsynced. It used to be dropped as it was,
+/// so a later `sync` or `close` fsynced only the next segment and the entries logged
+/// before the read were never made durable.
+#[test]
+fn a_repair_during_a_session_finishes_the_segment_being_written() {
+    for damage_in_active in [false, true] {
+        repair_during_a_session(damage_in_active);
+    }
+}
+
+fn repair_during_a_session(damage_in_active: bool) {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = || Options {
+        segment_size: 4096,
+        recovery: Recovery::Salvage,
+        ..Options::default()
+    };
+    let batch = |i: i64| -> Vec<Sample> {
+        (0..40)
+            .map(|k| Sample {
+                series_ref: 1 + k,
+                t: 1_000 * i,
+                v: k as f64,
+            })
+            .collect()
+    };
+    let wal = Wal::open(tmp.path(), o()).unwrap();
+    for i in 0..12 {
+        wal.log_samples(&batch(i)).unwrap();
+    }
+    wal.close().unwrap();
+    let old = segment_names(tmp.path());
+    assert!(old.len() >= 2, "{old:?}");
+
+    let wal = Wal::open(tmp.path(), o()).unwrap();
+    dump(&wal).unwrap();
+    for i in 12..15 {
+        wal.log_samples(&batch(i)).unwrap();
+    }
+    wal.sync().unwrap();
+    let active = tmp.path().join(format!("{:06}", old.len() + 1));
+    assert!(active.exists());
+    // Someone damages the first entry of a segment; the next read salvages around it.
+    let damaged = match damage_in_active {
+        false => tmp.path().join(&old[0]),
+        true => active.clone(),
+    };
+    let mut bytes = fs::read(&damaged).unwrap();
+    bytes[8 + 6 + 40] ^= 0xff;
+    fs::write(&damaged, &bytes).unwrap();
+    let summary = wal.read(|_| ControlFlow::Continue(())).unwrap();
+    assert!(summary.repair.is_some(), "{summary:?}");
+    wal.log_samples(&batch(15)).unwrap();
+    wal.sync().unwrap();
+    wal.close().unwrap();
+
+    let seg = fs::read(&active).unwrap();
+    assert!(
+        ends_at_last_entry(&seg),
+        "the segment written when the damage was found was left unfinished: {} bytes \
+         (damage in it: {damage_in_active})",
+        seg.len()
+    );
+    let wal = Wal::open(tmp.path(), o()).unwrap();
+    let d = dump(&wal).unwrap();
+    let entries = d.lines().filter(|l| l.starts_with("samples")).count();
+    assert_eq!(entries, 16 - 1, "all but the damaged entry\n{d}");
+}
