@@ -174,7 +174,10 @@ impl<'p> SegmentReader<'p> {
     /// where it would have to read from the file.
     fn step(&mut self, may_fill: bool) -> Result<Raw> {
         let offset = self.pos();
-        let left = self.end - offset;
+        let Some(left) = self.end.checked_sub(offset) else {
+            // Cut below its header since the WAL was opened.
+            return Ok(shrunk(offset));
+        };
         if left == 0 {
             return Ok(Raw::End { offset });
         }

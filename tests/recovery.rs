@@ -357,3 +357,42 @@ fn repair_during_a_session(damage_in_active: bool) {
     let entries = d.lines().filter(|l| l.starts_with("samples")).count();
     assert_eq!(entries, 16 - 1, "all but the damaged entry\n{d}");
 }
+
+/// A segment cut below its 8-byte header between open and read (by something outside
+/// the library) is damage reported at offset 8, not an arithmetic overflow.
+#[test]
+fn a_segment_shorter_than_its_header_at_read_time_is_damage() {
+    for recovery in [Recovery::Truncate, Recovery::Salvage, Recovery::Fail] {
+        let tmp = tempfile::tempdir().unwrap();
+        let wal = Wal::open(tmp.path(), opts(recovery)).unwrap();
+        let batch = [Sample {
+            series_ref: 1,
+            t: 1,
+            v: 1.0,
+        }];
+        wal.log_samples(&batch).unwrap();
+        wal.close().unwrap();
+
+        let wal = Wal::open(tmp.path(), opts(recovery)).unwrap();
+        let seg = tmp.path().join("000001");
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&seg)
+            .unwrap()
+            .set_len(4)
+            .unwrap();
+        match wal.read(|_| ControlFlow::Continue(())) {
+            Ok(summary) => {
+                let repair = summary.repair.expect("the damage is repaired and reported");
+                assert_eq!((repair.segment, repair.offset), (seg, 8), "{recovery:?}");
+            }
+            Err(Error::Corruption {
+                segment, offset, ..
+            }) => {
+                assert_eq!(recovery, Recovery::Fail);
+                assert_eq!((segment, offset), (seg, 8));
+            }
+            Err(e) => panic!("{recovery:?}: {e}"),
+        }
+    }
+}
