@@ -295,7 +295,9 @@ fn undecodable(seg: &SegmentMeta, offset: u64, err: &codec::DecodeError) -> Erro
 }
 
 /// Settles the outcome of delivering one entry of `total` bytes: an entry that does not
-/// decode is damage to skip when salvaging, an error otherwise.
+/// decode is damage to skip when salvaging, an error otherwise (that says how to get
+/// past it: such an entry was written so, and cutting the log there would drop
+/// everything after it).
 fn settle(
     delivered: Result<()>,
     salvage: bool,
@@ -314,6 +316,18 @@ fn settle(
             });
             Ok(())
         }
+        Err(Error::Corruption {
+            segment,
+            offset,
+            reason,
+        }) => Err(Error::Corruption {
+            segment,
+            offset,
+            reason: format!(
+                "{reason}; nothing was changed: reopen with recovery Salvage \
+                 (WAL_RECOVERY_SALVAGE) to skip this entry and keep the rest"
+            ),
+        }),
         other => other,
     }
 }

@@ -307,7 +307,9 @@ fn a_body_that_does_not_decode_is_an_error_with_segment_and_offset() {
         Err(e @ Error::Corruption { .. }) => {
             let m = e.to_string();
             assert!(
-                m.contains("000001") && m.contains(&format!("offset {bad_offset}")),
+                m.contains("000001")
+                    && m.contains(&format!("offset {bad_offset}"))
+                    && m.contains("reopen with recovery Salvage"),
                 "{m}"
             );
         }
