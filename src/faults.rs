@@ -52,6 +52,9 @@ pub struct Faults {
     armed: AtomicBool,
     rules: Mutex<Vec<Rule>>,
     delays: Mutex<Vec<(FaultOp, Duration)>>,
+    /// Operations that panic instead (the library's own tests of unwinding).
+    #[cfg(test)]
+    panics: Mutex<Vec<FaultOp>>,
 }
 
 impl fmt::Debug for Faults {
@@ -78,10 +81,19 @@ impl Faults {
         self.armed.store(true, Ordering::SeqCst);
     }
 
+    /// From now on, every `op` panics, until [`Faults::clear`].
+    #[cfg(test)]
+    pub(crate) fn panic_on(&self, op: FaultOp) {
+        self.panics.lock().push(op);
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
     /// Every operation succeeds again, at full speed.
     pub fn clear(&self) {
         self.rules.lock().clear();
         self.delays.lock().clear();
+        #[cfg(test)]
+        self.panics.lock().clear();
         self.armed.store(false, Ordering::SeqCst);
     }
 
@@ -99,6 +111,10 @@ impl Faults {
             .sum();
         if !delay.is_zero() {
             std::thread::sleep(delay);
+        }
+        #[cfg(test)]
+        if self.panics.lock().contains(&op) {
+            panic!("injected panic in {op:?}");
         }
         let mut rules = self.rules.lock();
         for rule in rules.iter_mut().filter(|r| r.op == op) {

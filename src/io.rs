@@ -120,6 +120,43 @@ impl Drop for EndSyncOnUnwind<'_> {
     }
 }
 
+/// Fails the handle if dropped while its thread unwinds: a job taken off the queue and
+/// never finished leaves a hole in the log that later writes would paper over (each
+/// moves `written` on).
+struct FailIfAbandoned<'a>(&'a Io);
+
+impl Drop for FailIfAbandoned<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.fail(&Error::state(
+                "internal: a queued write or finish was abandoned by a panic",
+            ));
+        }
+    }
+}
+
+/// A log call between the start of its encoding and the end of its append. Ended when
+/// dropped, so that a call unwinding in between cannot leave every later gathering
+/// leader waiting out its limit for it.
+pub(crate) struct Appending<'a>(&'a Io);
+
+impl Appending<'_> {
+    /// Ends the append and joins the group commit for `target` in one turn on the state
+    /// lock instead of two: in `SyncMode::Always` every log call does both, and on a busy
+    /// group commit each extra turn on the lock can cost a wake-up.
+    pub(crate) fn end_and_sync_to(self, target: u64, prepare: &dyn Fn()) -> Result<()> {
+        let io = self.0;
+        std::mem::forget(self);
+        io.sync_to_after(true, target, prepare)
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.0.end_append();
+    }
+}
+
 /// What the worker should do next.
 pub(crate) enum Work {
     Jobs,
@@ -228,6 +265,7 @@ impl Io {
             let Some(job) = job else {
                 return;
             };
+            let _abandoned = FailIfAbandoned(self);
             let started = Instant::now();
             let fs = &self.fs;
             let result = match &job {
@@ -288,13 +326,6 @@ impl Io {
     /// that covered `target`.
     pub(crate) fn sync_to(&self, target: u64, prepare: &dyn Fn()) -> Result<()> {
         self.sync_to_after(false, target, prepare)
-    }
-
-    /// `end_append` then `sync_to`, under one lock instead of two: in
-    /// `SyncMode::Always` every log call does both, and on a busy group commit each
-    /// extra turn on the state lock can cost a wake-up.
-    pub(crate) fn end_append_and_sync_to(&self, target: u64, prepare: &dyn Fn()) -> Result<()> {
-        self.sync_to_after(true, target, prepare)
     }
 
     fn sync_to_after(&self, ended_append: bool, target: u64, prepare: &dyn Fn()) -> Result<()> {
@@ -421,13 +452,14 @@ impl Io {
         s.fsync_time += took;
     }
 
-    /// A log call starts encoding its entry.
-    pub(crate) fn begin_append(&self) {
+    /// A log call starts encoding its entry; it has appended (or failed) when the token
+    /// is dropped or turned into a sync.
+    pub(crate) fn begin_append(&self) -> Appending<'_> {
         self.appending.fetch_add(1, Ordering::AcqRel);
+        Appending(self)
     }
 
-    /// That call has appended (or failed).
-    pub(crate) fn end_append(&self) {
+    fn end_append(&self) {
         let s = self.state.lock();
         self.appending.fetch_sub(1, Ordering::AcqRel);
         if self.gathered(&s) {
@@ -537,6 +569,51 @@ mod tests {
             Arc::new(Faults::default()),
         );
         Arc::new(Io::new(Arc::new(fs), Duration::ZERO))
+    }
+
+    #[test]
+    fn a_write_abandoned_by_a_panic_fails_the_handle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let faults = Arc::new(Faults::default());
+        let fs = Fs::new(
+            tmp.path().to_path_buf(),
+            File::open(tmp.path()).unwrap(),
+            faults.clone(),
+        );
+        let io = Io::new(Arc::new(fs), Duration::ZERO);
+        let path = tmp.path().join("000001");
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let seg = Arc::new(SegFile { file, path });
+        io.submit_write(seg.clone(), 0, vec![1; 10], 10);
+        faults.panic_on(crate::FaultOp::Write);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io.run_pending()));
+        assert!(run.is_err());
+        faults.clear();
+        // The next write succeeds, but the log has a hole before it: a sync covering both
+        // must fail, not report the lost bytes durable.
+        io.submit_write(seg, 10, vec![2; 10], 20);
+        let synced = io.sync_to(20, &|| {});
+        assert!(synced.is_err(), "{synced:?}");
+    }
+
+    #[test]
+    fn a_log_call_that_unwinds_mid_append_is_not_waited_for() {
+        let tmp = tempfile::tempdir().unwrap();
+        let io = io(tmp.path());
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _appending = io.begin_append();
+            panic!("while encoding");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(io.appending.load(Ordering::Acquire), 0);
+        let _appending = io.begin_append();
+        assert_eq!(io.appending.load(Ordering::Acquire), 1);
     }
 
     #[test]

@@ -80,12 +80,6 @@ impl Shared {
             .fetch_add(r.dropped_bytes, Ordering::Relaxed);
     }
 
-    /// Ends a log call's append and makes its entry durable (`SyncMode::Always`).
-    fn end_append_and_sync_to(&self, target: u64) -> Result<()> {
-        self.io
-            .end_append_and_sync_to(target, &|| self.prepare_group_commit())
-    }
-
     /// Makes everything appended so far durable.
     fn sync_all(&self) -> Result<()> {
         let target = self.writer.lock().appended();
@@ -275,10 +269,8 @@ impl Wal {
         encode: impl FnOnce(&mut Vec<u8>) -> i64,
     ) -> Result<()> {
         self.check_writable()?;
-        if !empty {
-            self.shared.io.begin_append();
-        }
         let io = &self.shared.io;
+        let appending = (!empty).then(|| io.begin_append());
         let result = match self.shared.writer.try_lock() {
             // Nobody else is appending: encode straight into the log's buffer, which
             // saves copying the entry. Others arriving meanwhile encode on their own.
@@ -300,17 +292,11 @@ impl Wal {
                 result
             }
         };
-        if empty {
-            return result.map(|_| ());
-        }
-        match result {
-            Ok(end) if self.shared.options.sync == SyncMode::Always => {
-                self.shared.end_append_and_sync_to(end)
+        match (result, appending) {
+            (Ok(end), Some(appending)) if self.shared.options.sync == SyncMode::Always => {
+                appending.end_and_sync_to(end, &|| self.shared.prepare_group_commit())
             }
-            result => {
-                io.end_append();
-                result.map(|_| ())
-            }
+            (result, _) => result.map(|_| ()),
         }
     }
 
