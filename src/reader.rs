@@ -288,8 +288,11 @@ impl SegmentReader<'_> {
     /// matching CRC starts, and continues reading there. `None` if there is none.
     ///
     /// Candidates must have a known type, the flag every writer uses, and a length that
-    /// fits the file and is below `MAX_SALVAGED_ENTRY`, which keeps the scan of garbage
-    /// from costing more than reading it a few times.
+    /// fits the file and is below `MAX_SALVAGED_ENTRY`. In random damage about one
+    /// offset in a million passes, so the scan costs about one read of the damaged
+    /// region; bytes crafted so that every offset passes (say `03 01` repeated) make it
+    /// check a CRC of up to that length at each offset. Salvage is for damage, not for
+    /// files written to attack it.
     pub(crate) fn resync(&mut self, from: u64) -> Result<Option<u64>> {
         let mut at = from.max(self.pos());
         while at + (HEADER_LEN + CRC_LEN) as u64 <= self.end {
