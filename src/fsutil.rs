@@ -12,6 +12,37 @@ use std::sync::Arc;
 use crate::error::{Error, IoContext, Result};
 use crate::faults::{FaultOp, Faults};
 
+/// Creates `dir` and any missing parents, each made durable in its parent (fsynced)
+/// before anything is written in it: otherwise a power loss could take the directory,
+/// and every entry already synced into it, away. A path that exists but is not a
+/// directory is an error that says so.
+pub(crate) fn create_dir_durably(dir: &Path) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            let e = io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "exists and is not a directory",
+            );
+            return Err(Error::io("open WAL directory", dir, e));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("open WAL directory", dir, e)),
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    create_dir_durably(parent)?;
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        // Made by someone else meanwhile: theirs to make durable.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(Error::io("create directory", dir, e)),
+    }
+    open_dir(parent)?.sync_all().ctx("fsync directory", parent)
+}
+
 /// Opens a directory so it can be fsynced and locked.
 pub(crate) fn open_dir(path: &Path) -> Result<File> {
     File::open(path).ctx("open directory", path)

@@ -219,8 +219,13 @@ pub(crate) fn invalid_headers(
             for seg in &segments[first..] {
                 repair.dropped_entries += count_entries(&seg.path, 0)?;
             }
-            // Newest first, so an interruption leaves a prefix that is still consistent.
+            // Newest first, so an interruption leaves a prefix that is still consistent;
+            // the invalid segment goes last, once the other deletions are durable (a
+            // deletion of it that reached the disk alone would leave a gap).
             while segments.len() > first {
+                if segments.len() == first + 1 {
+                    fs.sync_dir()?;
+                }
                 let Some(seg) = segments.pop() else { break };
                 repair.dropped_bytes += std::fs::metadata(&seg.path).map_or(0, |m| m.len());
                 fs.remove(&seg.path, "delete invalid segment")?;

@@ -104,13 +104,16 @@ pub(crate) fn check_header(path: &Path) -> Result<Option<String>> {
 }
 
 /// Creates segment `seq` preallocated to `size` bytes with its header written, and makes
-/// its directory entry durable. On failure nothing is left behind.
+/// both durable, the header before the directory entry: a name that outlives a crash
+/// without its header would make `Recovery::Fail` refuse to open. On failure nothing is
+/// left behind.
 pub(crate) fn create(fs: &Fs, seq: u64, size: u64) -> Result<(File, PathBuf)> {
     let path = fs.dir.join(segment_name(seq));
     let file = fs.create_new(&path, "create segment")?;
     let setup = || -> Result<()> {
         fs.preallocate(&file, size, &path)?;
         fs.write_at(&file, &path, &header_bytes(), 0, "write segment header")?;
+        fs.fsync(&file, &path, true)?;
         fs.sync_dir()
     };
     if let Err(e) = setup() {

@@ -64,13 +64,17 @@ pub(crate) fn recover(fs: &Fs) -> Result<()> {
     Ok(())
 }
 
-/// Step 3: delete the replaced segments, then move the new one into place.
+/// Step 3: delete the replaced segments, then move the new one into place. The
+/// deletions are made durable before the rename: a rename that reached the disk ahead
+/// of them would leave old segments behind the new one with no commit file left to
+/// finish the job.
 fn complete(fs: &Fs, first: u64, last: u64, commit: &Path) -> Result<()> {
     for seg in segment::list(&fs.dir)? {
         if seg.seq > first && seg.seq <= last {
             fs.remove(&seg.path, "delete truncated segment")?;
         }
     }
+    fs.sync_dir()?;
     let target = fs.dir.join(segment::segment_name(first));
     fs.rename(commit, &target, "rename truncated segment into place")
 }
@@ -106,7 +110,14 @@ pub(crate) fn rewrite(
         .and_then(|()| fs.rename(&temp, &commit, "commit truncation"));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&temp);
-        return Err(Failed::BeforeCommit(e));
+        // A rename that reported an error may still have happened. A commit file left
+        // behind would be completed at the next open, over whatever later truncations
+        // made of these segments, so it goes, durably, or the handle fails.
+        return Err(match std::fs::remove_file(&commit) {
+            Err(r) if r.kind() == std::io::ErrorKind::NotFound => Failed::BeforeCommit(e),
+            Ok(()) if fs.sync_dir().is_ok() => Failed::BeforeCommit(e),
+            _ => Failed::AfterCommit(e),
+        });
     }
     fs.sync_dir()
         .and_then(|()| complete(fs, first, last, &commit))

@@ -2,7 +2,6 @@
 //! glue between the writer, the reader, repair, truncation and the background worker.
 
 use std::cell::Cell;
-use std::fs;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
@@ -129,7 +128,7 @@ impl Wal {
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid("the directory path is empty"));
         }
-        fs::create_dir_all(&dir).ctx("create directory", &dir)?;
+        fsutil::create_dir_durably(&dir)?;
         let dir_file = fsutil::open_dir(&dir)?;
         fsutil::lock_dir(&dir_file, &dir)?;
         let faults = options.faults.clone().unwrap_or_default();

@@ -164,10 +164,24 @@ fn bad_options_and_paths_are_clear_errors() {
     }
     let file = tmp.path().join("plain-file");
     fs::write(&file, b"x").unwrap();
-    match Wal::open(file.join("wal"), Options::default()) {
-        Err(e @ Error::Io { .. }) => assert!(e.to_string().contains("plain-file"), "{e}"),
-        other => panic!("{:?}", other.err()),
+    for path in [file.join("wal"), file.clone()] {
+        match Wal::open(&path, Options::default()) {
+            Err(e @ Error::Io { .. }) => {
+                let m = e.to_string().to_lowercase();
+                assert!(
+                    m.contains("plain-file") && m.contains("not a directory"),
+                    "{m}"
+                );
+            }
+            other => panic!("{:?}", other.err()),
+        }
     }
+    // Missing parents are made.
+    let nested = tmp.path().join("a").join("b").join("wal");
+    let wal = Wal::open(&nested, Options::default()).unwrap();
+    wal.log_samples(&samples(1, 1, 2)).unwrap();
+    wal.close().unwrap();
+    assert_eq!(segment_names(&nested), ["000001"]);
 }
 
 /// Bytes of one samples entry with `n` samples of ref 1 and t 0 (each sample 10 bytes).
