@@ -1,7 +1,8 @@
 //! The C API: a thin layer over [`Wal`].
 //!
-//! Every exported function runs behind a panic boundary, checks each pointer and length
-//! before use, and maps errors to a `wal_status` with a message for `wal_last_error`.
+//! Every exported function that can fail runs behind a panic boundary, checks each
+//! pointer and length before use, and maps errors to a `wal_status` with a message for
+//! `wal_last_error` (the four that cannot fail only read constants or thread-locals).
 //! The header `include/tswal.h` is generated from this file by cbindgen.
 #![allow(non_camel_case_types)]
 
@@ -445,7 +446,10 @@ pub unsafe extern "C" fn wal_open(
 /// the damaged segment is cut before the bad entry and later segments are deleted;
 /// SALVAGE: only the damaged bytes are dropped), or reported as `WAL_ERR_CORRUPTION`
 /// with segment and offset, changing nothing (FAIL). Callbacks must not call into the same
-/// handle (`WAL_ERR_STATE`); writers on other threads wait until the read returns.
+/// handle (`WAL_ERR_STATE`); writers on other threads wait until the read returns, so a
+/// callback must not wait for another thread that logs to this handle (a deadlock).
+/// Callbacks must return normally: a C++ exception or a `longjmp` out of one leaves the
+/// handle's locks held (and an exception through Rust frames aborts the process).
 ///
 /// # Safety
 /// `w` must be NULL or a live handle; the callbacks must be safe to call with `ctx`.
@@ -514,8 +518,12 @@ pub unsafe extern "C" fn wal_read(
     }
 }
 
-/// Logs `len` series as one entry. `len == 0` writes nothing and succeeds (`series` may
-/// then be NULL). Safe to call from many threads at once. Returns once the entry is in
+/// Logs `len` series as one entry. `len == 0` writes no entry and succeeds (`series` may
+/// then be NULL); as in the reference implementation it still counts as a write for the
+/// segment rules: the first write after open, even an empty one, starts a new segment
+/// (a header only), one that finds the head segment full cuts, and before the first
+/// read of a WAL that held data it is refused like any write. Safe to call from many
+/// threads at once. Returns once the entry is in
 /// the log's buffer; it is durable after `wal_sync`, a background flush or `wal_close`.
 ///
 /// # Safety
@@ -555,8 +563,8 @@ pub unsafe extern "C" fn wal_log_series(
     }
 }
 
-/// Logs `len` samples as one entry. `len == 0` writes nothing and succeeds (`samples`
-/// may then be NULL). Thread-safe; durable as `wal_log_series`.
+/// Logs `len` samples as one entry. `len == 0` writes no entry and succeeds (`samples`
+/// may then be NULL; see `wal_log_series`). Thread-safe; durable as `wal_log_series`.
 ///
 /// # Safety
 /// `w` must be NULL or a live handle; `samples` must point to `len` readable samples.
@@ -577,8 +585,9 @@ pub unsafe extern "C" fn wal_log_samples(
     }
 }
 
-/// Logs `len` tombstones as one entry. `len == 0` writes nothing and succeeds
-/// (`tombstones` may then be NULL). Thread-safe; durable as `wal_log_series`.
+/// Logs `len` tombstones as one entry. `len == 0` writes no entry and succeeds
+/// (`tombstones` may then be NULL; see `wal_log_series`). Thread-safe; durable as
+/// `wal_log_series`.
 ///
 /// # Safety
 /// `w` must be NULL or a live handle; `tombstones` must point to `len` readable elements.

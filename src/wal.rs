@@ -213,7 +213,8 @@ impl Wal {
     /// Labels of each series arrive sorted by name. Returning `ControlFlow::Break` stops
     /// the read with [`Error::Aborted`]. Damage is handled by [`Options::recovery`]:
     /// repaired and reported in the summary, or returned as [`Error::Corruption`].
-    /// Writers on other threads wait while a read runs.
+    /// Writers on other threads wait while a read runs, so `visit` must not wait for a
+    /// thread that logs to this handle.
     pub fn read<F>(&self, mut visit: F) -> Result<ReadSummary>
     where
         F: FnMut(Entry<'_>) -> ControlFlow<()>,
