@@ -499,6 +499,12 @@ impl Io {
         self.appending.load(Ordering::Acquire) == 0 && s.waiting_for_sync() >= s.last_group
     }
 
+    /// Keeps an error nobody was there to receive, for the next sync to report (unless
+    /// an earlier one is still waiting).
+    pub(crate) fn keep_error(&self, e: Error) {
+        self.state.lock().error.get_or_insert(e);
+    }
+
     /// The first job error not yet reported.
     pub(crate) fn take_error(&self) -> Result<()> {
         self.state.lock().error.take().map_or(Ok(()), Err)

@@ -93,8 +93,11 @@ impl Shared {
                 Work::Tick => {
                     last_tick = Instant::now();
                     if !self.io.failed() {
-                        // An error here has failed the handle; callers see it.
-                        let _ = self.sync_all();
+                        // An error here has failed the handle; nobody called for this
+                        // flush, so the next sync reports the error itself.
+                        if let Err(e) = self.sync_all() {
+                            self.io.keep_error(e);
+                        }
                     }
                 }
                 Work::Stop => {
@@ -371,6 +374,8 @@ impl Wal {
     pub fn sync(&self) -> Result<()> {
         self.check_not_in_callback()?;
         if self.shared.io.failed() {
+            // The error that failed the handle, if no call has reported it yet.
+            self.shared.io.take_error()?;
             return Err(self.shared.io.failure());
         }
         self.shared.sync_all()

@@ -129,6 +129,38 @@ fn a_failed_fdatasync_fails_the_handle_and_a_reopen_recovers_what_is_on_disk() {
     assert_eq!(read_back(tmp.path()), dump_ops(&logged));
 }
 
+/// A background flush whose fdatasync fails has no caller to tell; the next `sync`
+/// reports that error itself (`WAL_ERR_IO` with its errno), not only "the handle has
+/// failed".
+#[test]
+fn a_failed_background_fdatasync_is_reported_by_the_next_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let faults = Arc::new(Faults::default());
+    let o = Options {
+        segment_size: 4096,
+        flush_interval: Some(std::time::Duration::from_millis(5)),
+        faults: Some(faults.clone()),
+        ..Options::default()
+    };
+    let wal = Wal::open(tmp.path(), o).unwrap();
+    wal.log_samples(&batch(0)).unwrap();
+    faults.fail_after(FaultOp::Fsync, 0, libc::EIO);
+    // Wait for a flush to fail the handle.
+    let start = std::time::Instant::now();
+    while wal.log_samples(&batch(1)).is_ok() {
+        assert!(start.elapsed().as_secs() < 20, "no background flush failed");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    faults.clear();
+    let e = wal.sync().unwrap_err();
+    assert!(
+        matches!(e, Error::Io { .. }) && e.to_string().contains("Input/output error"),
+        "{e:?}"
+    );
+    assert!(matches!(wal.sync(), Err(Error::State(_))));
+    let _ = wal.close();
+}
+
 #[test]
 fn a_failed_background_write_fails_the_handle() {
     let tmp = tempfile::tempdir().unwrap();
