@@ -287,7 +287,8 @@ typedef struct wal_stats_t {
    */
   uint64_t samples_written;
   /**
-   * fsync and fdatasync calls made.
+   * fsync and fdatasync calls made, of segments and of the directory (two when a
+   * segment is created: its header, then its name).
    */
   uint64_t fsyncs;
   /**

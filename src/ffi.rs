@@ -685,7 +685,8 @@ pub struct wal_stats_t {
     pub entries_written: u64,
     /// Samples logged.
     pub samples_written: u64,
-    /// fsync and fdatasync calls made.
+    /// fsync and fdatasync calls made, of segments and of the directory (two when a
+    /// segment is created: its header, then its name).
     pub fsyncs: u64,
     /// Time spent in them, in nanoseconds.
     pub fsync_time_ns: u64,

@@ -8,6 +8,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::faults::{FaultOp, Faults};
@@ -76,6 +78,9 @@ pub(crate) struct Fs {
     pub dir: PathBuf,
     dir_file: File,
     faults: Arc<Faults>,
+    /// Every fsync and fdatasync made through this layer, and their total time.
+    fsyncs: AtomicU64,
+    fsync_nanos: AtomicU64,
 }
 
 impl Fs {
@@ -84,7 +89,27 @@ impl Fs {
             dir,
             dir_file,
             faults,
+            fsyncs: AtomicU64::new(0),
+            fsync_nanos: AtomicU64::new(0),
         }
+    }
+
+    /// fsync and fdatasync calls made (of files and of the directory), and their time.
+    pub(crate) fn fsync_stats(&self) -> (u64, Duration) {
+        let nanos = self.fsync_nanos.load(Ordering::Relaxed);
+        (
+            self.fsyncs.load(Ordering::Relaxed),
+            Duration::from_nanos(nanos),
+        )
+    }
+
+    fn timed_sync(&self, sync: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+        let started = Instant::now();
+        let result = sync();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.fsync_nanos.fetch_add(nanos, Ordering::Relaxed);
+        result
     }
 
     fn check(&self, op: FaultOp, what: &'static str, path: &Path) -> Result<()> {
@@ -130,11 +155,14 @@ impl Fs {
     pub(crate) fn fsync(&self, file: &File, path: &Path, data_only: bool) -> Result<()> {
         let what = if data_only { "fdatasync" } else { "fsync" };
         self.check(FaultOp::Fsync, what, path)?;
-        if data_only {
-            file.sync_data().ctx(what, path)
-        } else {
-            file.sync_all().ctx(what, path)
-        }
+        self.timed_sync(|| {
+            if data_only {
+                file.sync_data()
+            } else {
+                file.sync_all()
+            }
+        })
+        .ctx(what, path)
     }
 
     /// Asks the kernel to start writing `file[from..to]` to disk now, without waiting
@@ -173,7 +201,8 @@ impl Fs {
     /// Makes the directory's entries (created, renamed, deleted files) durable.
     pub(crate) fn sync_dir(&self) -> Result<()> {
         self.check(FaultOp::Fsync, "fsync directory", &self.dir)?;
-        self.dir_file.sync_all().ctx("fsync directory", &self.dir)
+        self.timed_sync(|| self.dir_file.sync_all())
+            .ctx("fsync directory", &self.dir)
     }
 
     pub(crate) fn rename(&self, from: &Path, to: &Path, what: &'static str) -> Result<()> {

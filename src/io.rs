@@ -87,8 +87,6 @@ struct State {
     error: Option<Error>,
     stop: bool,
     spare: Vec<Vec<u8>>,
-    fsyncs: u64,
-    fsync_time: Duration,
     /// Targets of the callers inside `sync_to` now, and how many of them the last
     /// fdatasync was made for.
     sync_targets: Vec<u64>,
@@ -266,7 +264,6 @@ impl Io {
                 return;
             };
             let _abandoned = FailIfAbandoned(self);
-            let started = Instant::now();
             let fs = &self.fs;
             let result = match &job {
                 Job::Write {
@@ -286,10 +283,6 @@ impl Io {
                     .and_then(|()| fs.fsync(&seg.file, &seg.path, false)),
             };
             let mut s = self.state.lock();
-            if !matches!(job, Job::Write { .. }) {
-                s.fsyncs += 1;
-                s.fsync_time += started.elapsed();
-            }
             match job {
                 Job::Write {
                     seg, mut data, end, ..
@@ -398,7 +391,6 @@ impl Io {
             let head = s.head.clone();
             s.last_group = s.waiting_for_sync();
             drop(s);
-            let started = Instant::now();
             let result = match &head {
                 Some(seg) => self.fs.fsync(&seg.file, &seg.path, true),
                 None => Ok(()),
@@ -406,10 +398,6 @@ impl Io {
             s = self.state.lock();
             std::mem::forget(end_sync_on_unwind);
             s.syncing = false;
-            if head.is_some() {
-                s.fsyncs += 1;
-                s.fsync_time += started.elapsed();
-            }
             self.sync_round.fetch_add(1, Ordering::Release);
             self.sync_cv.notify_all();
             match result {
@@ -434,22 +422,9 @@ impl Io {
         }
     }
 
-    /// fsync/fdatasync calls made so far, and their total time.
-    pub(crate) fn fsync_stats(&self) -> (u64, Duration) {
-        let s = self.state.lock();
-        (s.fsyncs, s.fsync_time)
-    }
-
     /// The most bytes that were queued for writing at once.
     pub(crate) fn queued_peak(&self) -> u64 {
         self.state.lock().queued_peak as u64
-    }
-
-    /// Counts an fsync made outside the pipeline (at close).
-    pub(crate) fn count_fsync(&self, took: Duration) {
-        let mut s = self.state.lock();
-        s.fsyncs += 1;
-        s.fsync_time += took;
     }
 
     /// A log call starts encoding its entry; it has appended (or failed) when the token

@@ -14,7 +14,8 @@ pub struct Stats {
     pub entries_written: u64,
     /// Samples logged.
     pub samples_written: u64,
-    /// fsync and fdatasync calls made.
+    /// fsync and fdatasync calls made, of segments and of the directory (two when a
+    /// segment is created: its header, then its name).
     pub fsyncs: u64,
     /// Time spent in them.
     pub fsync_time: Duration,

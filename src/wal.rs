@@ -389,7 +389,7 @@ impl Wal {
             let w = self.shared.writer.lock();
             (w.segments.len() as u64, w.appended(), w.entries())
         };
-        let (fsyncs, fsync_time) = self.shared.io.fsync_stats();
+        let (fsyncs, fsync_time) = self.shared.fs.fsync_stats();
         Ok(Stats {
             segments,
             bytes_written,

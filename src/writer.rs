@@ -253,9 +253,7 @@ impl SegmentWriter {
             let (file, path) = (&a.seg.file, &a.seg.path);
             self.fs
                 .set_len(file, path, a.submitted, "trim head segment")?;
-            let started = std::time::Instant::now();
             self.fs.fsync(file, path, false)?;
-            io.count_fsync(started.elapsed());
         }
         Ok(())
     }
