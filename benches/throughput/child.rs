@@ -16,6 +16,7 @@ use crate::workload::{self, SampleStream};
 pub const USAGE: &str = "\
 --child write    DIR SERIES ROUNDS SEGMENT_SIZE
 --child replay   DIR SEGMENT_SIZE [TRUNCATE_MINT]
+--child replay-cold DIR SEGMENT_SIZE   (drops the files from the page cache first)
 --child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always|always_spin
 --child generate SERIES ROUNDS";
 
@@ -32,6 +33,12 @@ pub fn main(args: &[String]) -> Result<(), String> {
         Some("replay") => {
             let mint = args.get(3).map(|_| num(3)).transpose()?;
             replay(dir(), num(2)?, mint.map(|m| m as i64))
+        }
+        Some("replay-cold") => {
+            let cached = sys::drop_from_page_cache(dir())
+                .map_err(|e| format!("dropping {} from the page cache: {e}", dir().display()))?;
+            report("cached_after_drop", cached);
+            replay(dir(), num(2)?, None)
         }
         Some("durable") => {
             let mode = args.get(6).and_then(|m| DurableMode::parse(m));

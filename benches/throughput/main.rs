@@ -335,6 +335,8 @@ struct Main {
     write_c: Runs,
     replay_rust: Runs,
     replay_c: Runs,
+    /// Rust API, with the segment files dropped from the page cache first.
+    replay_cold: Runs,
     truncate: Runs,
     /// One per `DurableMode::ALL`.
     durable: Vec<Durable>,
@@ -342,8 +344,10 @@ struct Main {
     generate_c: Runs,
     /// The Rust and the C writer produced the same bytes (first run).
     wal_identical: Option<bool>,
-    /// Every run's Rust and C replays computed the same checksum.
+    /// Every run's replays (Rust, Rust from disk, C) computed the same checksum.
     checksums_equal: bool,
+    /// Every replay delivered every series and every sample of the workload.
+    totals_complete: bool,
 }
 
 /// The durable writes of one mode, with 1 and with `Config::durable_threads` threads.
@@ -428,6 +432,16 @@ impl Bench {
         Ok(run)
     }
 
+    /// Replays the WAL in `dir` through the Rust API after dropping its files from the
+    /// page cache, as a restart after a reboot would.
+    fn replay_cold(&self, dir: &Path, seg: u64) -> Result<Run, String> {
+        let bytes = sys::segment_files(dir).1 as f64;
+        let g = seg.to_string();
+        let mut run = self.child(Api::Rust, &[&"replay-cold", &dir, &g])?;
+        finish_replay(&mut run, bytes);
+        Ok(run)
+    }
+
     fn durable(&self, dir: &Path, threads: u64, mode: DurableMode) -> Result<Run, String> {
         let cfg = &self.cfg;
         let (s, r) = (cfg.series.to_string(), cfg.durable_rounds.to_string());
@@ -488,6 +502,7 @@ impl Bench {
         let mint = workload::round_time(cfg.truncate_round);
         let mut m = Main {
             checksums_equal: true,
+            totals_complete: true,
             durable: DurableMode::ALL
                 .map(|mode| Durable {
                     mode,
@@ -515,15 +530,25 @@ impl Bench {
             }
             self.remove(&c_dir)?;
 
-            // Both replay the Rust writer's WAL, C first: the Rust replay then truncates it.
+            // All replay the Rust writer's WAL: first from the disk (which leaves it in the
+            // page cache again), then C, then Rust, which truncates it.
+            say("replay from disk (page cache dropped first), Rust API");
+            let cold_run = self.replay_cold(&rust_dir, seg)?;
             say("replay, C ABI");
             let c_run = self.replay(Api::C, &rust_dir, seg, None)?;
             say("replay + truncate, Rust API");
             let mut rust_run = self.replay(Api::Rust, &rust_dir, seg, Some(mint))?;
             m.truncate.push(split_truncate(&mut rust_run));
             let keys = ["series", "label_bytes", "samples", "value_sum", "max_t"];
-            m.checksums_equal &= keys.iter().all(|k| c_run.get(*k) == rust_run.get(*k));
+            for other in [&c_run, &cold_run] {
+                m.checksums_equal &= keys.iter().all(|k| other.get(*k) == rust_run.get(*k));
+            }
+            for r in [&c_run, &cold_run, &rust_run] {
+                m.totals_complete &= get(r, "series") == series as f64
+                    && get(r, "samples") == (series * rounds) as f64;
+            }
             m.replay_c.push(c_run);
+            m.replay_cold.push(cold_run);
             m.replay_rust.push(rust_run);
             self.remove(&rust_dir)?;
 

@@ -64,6 +64,65 @@ pub fn segment_files(dir: &Path) -> (u64, u64) {
     (count, bytes)
 }
 
+/// Drops the segment files in `dir` from the page cache, so the next read comes from the
+/// disk (as after a reboot): each is fdatasynced, so every page is clean, then given up
+/// with `POSIX_FADV_DONTNEED`, which needs no privileges. Returns the share of their
+/// pages still cached afterwards (`mincore`), which the bench reports: the kernel may
+/// keep pages it cannot drop.
+pub fn drop_from_page_cache(dir: &Path) -> std::io::Result<f64> {
+    let (mut pages, mut resident) = (0u64, 0u64);
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.is_empty() || !name.as_bytes().iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        let file = fs::File::open(entry.path())?;
+        file.sync_data()?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        // SAFETY: a descriptor we own; advice only, no memory of ours is touched.
+        let rc = unsafe { libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED) };
+        if rc != 0 {
+            return Err(std::io::Error::from_raw_os_error(rc));
+        }
+        let len = file.metadata()?.len() as usize;
+        if len == 0 {
+            continue;
+        }
+        // SAFETY: a fresh read-only shared mapping of a file we hold open, used only for
+        // `mincore` (its bytes are never read) and unmapped below.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if map == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let n = len.div_ceil(4096);
+        let mut vec = vec![0u8; n];
+        // SAFETY: `map` spans `len` bytes, and `vec` has one byte per 4 KiB page of it.
+        let rc = unsafe { libc::mincore(map, len, vec.as_mut_ptr()) };
+        // SAFETY: the mapping made above, not used after this.
+        unsafe { libc::munmap(map, len) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        pages += n as u64;
+        resident += vec.iter().filter(|&&b| b & 1 == 1).count() as u64;
+    }
+    Ok(if pages == 0 {
+        0.0
+    } else {
+        resident as f64 / pages as f64
+    })
+}
+
 /// Whether two directories hold the same segment files with the same bytes.
 pub fn same_segments(a: &Path, b: &Path) -> std::io::Result<bool> {
     let names = |d: &Path| -> std::io::Result<Vec<_>> {
