@@ -136,8 +136,10 @@ fn a_failed_fdatasync_fails_the_handle_and_a_reopen_recovers_what_is_on_disk() {
 fn a_failed_background_fdatasync_is_reported_by_the_next_sync() {
     let tmp = tempfile::tempdir().unwrap();
     let faults = Arc::new(Faults::default());
+    // Segments large enough that no cut (whose own fsyncs would fail first) comes
+    // before a flush, however late the flush runs on a loaded machine.
     let o = Options {
-        segment_size: 4096,
+        segment_size: 64 << 20,
         flush_interval: Some(std::time::Duration::from_millis(5)),
         faults: Some(faults.clone()),
         ..Options::default()
