@@ -145,7 +145,7 @@ impl Appending<'_> {
     pub(crate) fn end_and_sync_to(self, target: u64, prepare: &dyn Fn()) -> Result<()> {
         let io = self.0;
         std::mem::forget(self);
-        io.sync_to_after(true, target, prepare)
+        io.sync_to_after(true, false, target, prepare)
     }
 }
 
@@ -318,10 +318,23 @@ impl Io {
     /// segment for everyone written so far, or waits for the leader and checks whether
     /// that covered `target`.
     pub(crate) fn sync_to(&self, target: u64, prepare: &dyn Fn()) -> Result<()> {
-        self.sync_to_after(false, target, prepare)
+        self.sync_to_after(false, false, target, prepare)
     }
 
-    fn sync_to_after(&self, ended_append: bool, target: u64, prepare: &dyn Fn()) -> Result<()> {
+    /// `sync_to` for a background flush, which has no caller to report to: an error it
+    /// meets stays, under the same turn on the state lock that fails the handle, for the
+    /// next sync to report.
+    pub(crate) fn flush_to(&self, target: u64, prepare: &dyn Fn()) {
+        let _ = self.sync_to_after(false, true, target, prepare);
+    }
+
+    fn sync_to_after(
+        &self,
+        ended_append: bool,
+        keep_errors: bool,
+        target: u64,
+        prepare: &dyn Fn(),
+    ) -> Result<()> {
         let mut s = self.state.lock();
         if ended_append {
             self.appending.fetch_sub(1, Ordering::AcqRel);
@@ -330,7 +343,7 @@ impl Io {
         if self.gathered(&s) {
             self.gather_cv.notify_all();
         }
-        let (mut s, result) = self.sync_locked(s, target, prepare);
+        let (mut s, result) = self.sync_locked(s, target, prepare, keep_errors);
         if let Some(i) = s.sync_targets.iter().position(|&t| t == target) {
             s.sync_targets.swap_remove(i);
         }
@@ -344,8 +357,13 @@ impl Io {
         mut s: MutexGuard<'a, State>,
         target: u64,
         prepare: &dyn Fn(),
+        keep_errors: bool,
     ) -> (MutexGuard<'a, State>, Result<()>) {
+        let kept = || Error::state("error kept for the next sync");
         loop {
+            if keep_errors && s.error.is_some() {
+                return (s, Err(kept()));
+            }
             if let Some(e) = s.error.take() {
                 return (s, Err(e));
             }
@@ -404,6 +422,10 @@ impl Io {
                 Ok(()) => s.durable = s.durable.max(covered),
                 Err(e) => {
                     self.fail(&e);
+                    if keep_errors {
+                        s.error.get_or_insert(e);
+                        return (s, Err(kept()));
+                    }
                     return (s, Err(e));
                 }
             }
@@ -472,12 +494,6 @@ impl Io {
     /// the leader wakes once, not on every arrival.
     fn gathered(&self, s: &State) -> bool {
         self.appending.load(Ordering::Acquire) == 0 && s.waiting_for_sync() >= s.last_group
-    }
-
-    /// Keeps an error nobody was there to receive, for the next sync to report (unless
-    /// an earlier one is still waiting).
-    pub(crate) fn keep_error(&self, e: Error) {
-        self.state.lock().error.get_or_insert(e);
     }
 
     /// The first job error not yet reported.

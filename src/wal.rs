@@ -93,11 +93,10 @@ impl Shared {
                 Work::Tick => {
                     last_tick = Instant::now();
                     if !self.io.failed() {
-                        // An error here has failed the handle; nobody called for this
-                        // flush, so the next sync reports the error itself.
-                        if let Err(e) = self.sync_all() {
-                            self.io.keep_error(e);
-                        }
+                        // Nobody called for this flush: an error it meets fails the
+                        // handle and stays for the next sync to report.
+                        let target = self.writer.lock().appended();
+                        self.io.flush_to(target, &|| self.prepare_group_commit());
                     }
                 }
                 Work::Stop => {
