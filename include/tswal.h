@@ -287,8 +287,9 @@ typedef struct wal_stats_t {
    */
   uint64_t samples_written;
   /**
-   * fsync and fdatasync calls made, of segments and of the directory (two when a
-   * segment is created: its header, then its name).
+   * fsync and fdatasync calls made since open, of segments and of the directory (two
+   * when a segment is created: its header, then its name); not those of `wal_open`
+   * itself.
    */
   uint64_t fsyncs;
   /**

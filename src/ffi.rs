@@ -2,7 +2,8 @@
 //!
 //! Every exported function that can fail runs behind a panic boundary, checks each
 //! pointer and length before use, and maps errors to a `wal_status` with a message for
-//! `wal_last_error` (the four that cannot fail only read constants or thread-locals).
+//! `wal_last_error` (the four that cannot fail fill in defaults or read constants and
+//! thread-locals).
 //! The header `include/tswal.h` is generated from this file by cbindgen.
 #![allow(non_camel_case_types)]
 
@@ -685,8 +686,9 @@ pub struct wal_stats_t {
     pub entries_written: u64,
     /// Samples logged.
     pub samples_written: u64,
-    /// fsync and fdatasync calls made, of segments and of the directory (two when a
-    /// segment is created: its header, then its name).
+    /// fsync and fdatasync calls made since open, of segments and of the directory (two
+    /// when a segment is created: its header, then its name); not those of `wal_open`
+    /// itself.
     pub fsyncs: u64,
     /// Time spent in them, in nanoseconds.
     pub fsync_time_ns: u64,

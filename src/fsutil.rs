@@ -14,13 +14,31 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, IoContext, Result};
 use crate::faults::{FaultOp, Faults};
 
-/// Creates `dir` and any missing parents, each made durable in its parent (fsynced)
-/// before anything is written in it: otherwise a power loss could take the directory,
-/// and every entry already synced into it, away. A path that exists but is not a
-/// directory is an error that says so.
+/// Creates `dir` and any missing parents, and makes `dir`'s entry in its parent durable
+/// (fsync of the parent, also when `dir` already existed: an earlier open may have made
+/// it and crashed before). Without that a power loss could take the directory, and
+/// every entry already synced into it, away. A parent this process may not read cannot
+/// be opened to fsync; that is left to whoever made the directory. A path that exists
+/// but is not a directory is an error that says so.
 pub(crate) fn create_dir_durably(dir: &Path) -> Result<()> {
+    if make_dir(dir)? {
+        return Ok(());
+    }
+    sync_parent(dir)
+}
+
+fn parent_of(dir: &Path) -> &Path {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes `dir` and its missing parents, each fsynced into its parent before anything is
+/// made below it; true if `dir` itself was made here.
+fn make_dir(dir: &Path) -> Result<bool> {
     match fs::metadata(dir) {
-        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) if m.is_dir() => return Ok(false),
         Ok(_) => {
             let e = io::Error::new(
                 io::ErrorKind::NotADirectory,
@@ -31,18 +49,27 @@ pub(crate) fn create_dir_durably(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("open WAL directory", dir, e)),
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    create_dir_durably(parent)?;
+    let parent = parent_of(dir);
+    make_dir(parent)?;
     match fs::create_dir(dir) {
         Ok(()) => {}
-        // Made by someone else meanwhile: theirs to make durable.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
         Err(e) => return Err(Error::io("create directory", dir, e)),
     }
-    open_dir(parent)?.sync_all().ctx("fsync directory", parent)
+    sync_parent(dir)?;
+    Ok(true)
+}
+
+fn sync_parent(dir: &Path) -> Result<()> {
+    let parent = parent_of(dir);
+    let file = match open_dir(parent) {
+        Ok(f) => f,
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::PermissionDenied => {
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    file.sync_all().ctx("fsync directory", parent)
 }
 
 /// Opens a directory so it can be fsynced and locked.

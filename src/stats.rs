@@ -14,8 +14,9 @@ pub struct Stats {
     pub entries_written: u64,
     /// Samples logged.
     pub samples_written: u64,
-    /// fsync and fdatasync calls made, of segments and of the directory (two when a
-    /// segment is created: its header, then its name).
+    /// fsync and fdatasync calls made since open, of segments and of the directory (two
+    /// when a segment is created: its header, then its name); not those of `open`
+    /// itself.
     pub fsyncs: u64,
     /// Time spent in them.
     pub fsync_time: Duration,

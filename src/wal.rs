@@ -302,7 +302,9 @@ impl Wal {
         }
     }
 
-    /// Logs one series entry. An empty slice writes nothing.
+    /// Logs one series entry. An empty slice writes no entry, but counts as a write for the
+    /// segment rules, as in the reference: the first write after open starts a segment,
+    /// one that finds the head segment full cuts.
     pub fn log_series(&self, series: &[Series<'_>]) -> Result<()> {
         self.log(EntryType::Series, series.is_empty(), 0, |b| {
             codec::encode_series(b, series);
@@ -310,7 +312,7 @@ impl Wal {
         })
     }
 
-    /// Logs one samples entry. An empty slice writes nothing.
+    /// Logs one samples entry. An empty slice writes no entry (see [`Wal::log_series`]).
     pub fn log_samples(&self, samples: &[Sample]) -> Result<()> {
         let most = entry::framed_len(codec::samples_body_bound(samples.len()));
         self.log(EntryType::Samples, samples.is_empty(), most, |b| {
@@ -322,7 +324,7 @@ impl Wal {
         Ok(())
     }
 
-    /// Logs one deletes entry. An empty slice writes nothing.
+    /// Logs one deletes entry. An empty slice writes no entry (see [`Wal::log_series`]).
     pub fn log_deletes(&self, tombstones: &[Tombstone]) -> Result<()> {
         let most = entry::framed_len(codec::deletes_body_bound(tombstones.len()));
         self.log(EntryType::Deletes, tombstones.is_empty(), most, |b| {

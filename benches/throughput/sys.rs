@@ -104,14 +104,17 @@ pub fn drop_from_page_cache(dir: &Path) -> std::io::Result<f64> {
         if map == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        let n = len.div_ceil(4096);
+        // SAFETY: sysconf only reads a system constant.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let n = len.div_ceil(page.max(1));
         let mut vec = vec![0u8; n];
-        // SAFETY: `map` spans `len` bytes, and `vec` has one byte per 4 KiB page of it.
+        // SAFETY: `map` spans `len` bytes, and `vec` has one byte per page of it.
         let rc = unsafe { libc::mincore(map, len, vec.as_mut_ptr()) };
+        let mincore_error = std::io::Error::last_os_error();
         // SAFETY: the mapping made above, not used after this.
         unsafe { libc::munmap(map, len) };
         if rc != 0 {
-            return Err(std::io::Error::last_os_error());
+            return Err(mincore_error);
         }
         pages += n as u64;
         resident += vec.iter().filter(|&&b| b & 1 == 1).count() as u64;
