@@ -416,7 +416,9 @@ wal_status wal_truncate(struct wal_t *w, int64_t mint, wal_keep_cb keep, void *c
 
 /**
  * Writes buffered entries and fdatasyncs them (with every segment finished before).
- * When it returns `WAL_OK`, everything logged before the call is durable.
+ * When it returns `WAL_OK`, everything logged before the call is durable. It returns
+ * the first error not yet reported (usually `WAL_ERR_IO`), including one met by the
+ * background writer or flush; after that, `WAL_ERR_STATE` (the handle has failed).
  *
  * # Safety
  * `w` must be NULL or a live handle.

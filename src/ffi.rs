@@ -636,7 +636,9 @@ pub unsafe extern "C" fn wal_truncate(
 }
 
 /// Writes buffered entries and fdatasyncs them (with every segment finished before).
-/// When it returns `WAL_OK`, everything logged before the call is durable.
+/// When it returns `WAL_OK`, everything logged before the call is durable. It returns
+/// the first error not yet reported (usually `WAL_ERR_IO`), including one met by the
+/// background writer or flush; after that, `WAL_ERR_STATE` (the handle has failed).
 ///
 /// # Safety
 /// `w` must be NULL or a live handle.

@@ -371,7 +371,9 @@ impl Wal {
     }
 
     /// Writes buffered entries and fdatasyncs them, with every segment finished before.
-    /// When it returns `Ok`, everything logged before the call is durable.
+    /// When it returns `Ok`, everything logged before the call is durable. It returns
+    /// the first error not yet reported, including one met by the background writer or
+    /// flush; after that, the failed handle's [`Error::State`].
     pub fn sync(&self) -> Result<()> {
         self.check_not_in_callback()?;
         if self.shared.io.failed() {
