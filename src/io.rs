@@ -111,10 +111,8 @@ impl Drop for EndSyncOnUnwind<'_> {
     fn drop(&mut self) {
         let mut s = self.0.state.lock();
         s.leader_runs_queue = false;
-        s.syncing = false;
         self.0.work_cv.notify_one();
-        self.0.sync_round.fetch_add(1, Ordering::Release);
-        self.0.sync_cv.notify_all();
+        self.0.end_round(&mut s);
     }
 }
 
@@ -399,9 +397,7 @@ impl Io {
             s = self.state.lock();
             if s.written < target {
                 std::mem::forget(end_sync_on_unwind);
-                s.syncing = false;
-                self.sync_round.fetch_add(1, Ordering::Release);
-                self.sync_cv.notify_all();
+                self.end_round(&mut s);
                 let e = Error::state("internal: sync beyond what was submitted for writing");
                 return (s, Err(e));
             }
@@ -415,9 +411,7 @@ impl Io {
             };
             s = self.state.lock();
             std::mem::forget(end_sync_on_unwind);
-            s.syncing = false;
-            self.sync_round.fetch_add(1, Ordering::Release);
-            self.sync_cv.notify_all();
+            self.end_round(&mut s);
             match result {
                 Ok(()) => s.durable = s.durable.max(covered),
                 Err(e) => {
@@ -430,6 +424,14 @@ impl Io {
                 }
             }
         }
+    }
+
+    /// Ends a group-commit leader's round (under the state lock, which waiters check the
+    /// round under) and wakes everyone waiting for it.
+    fn end_round(&self, s: &mut State) {
+        s.syncing = false;
+        self.sync_round.fetch_add(1, Ordering::Release);
+        self.sync_cv.notify_all();
     }
 
     /// Lets a caller waiting for the sync in progress (`round`) yield the CPU instead of
@@ -560,11 +562,11 @@ mod tests {
     use crate::faults::Faults;
 
     fn io(dir: &std::path::Path) -> Arc<Io> {
-        let fs = Fs::new(
-            dir.to_path_buf(),
-            File::open(dir).unwrap(),
-            Arc::new(Faults::default()),
-        );
+        io_with(dir, Arc::new(Faults::default()))
+    }
+
+    fn io_with(dir: &std::path::Path, faults: Arc<Faults>) -> Arc<Io> {
+        let fs = Fs::new(dir.to_path_buf(), File::open(dir).unwrap(), faults);
         Arc::new(Io::new(Arc::new(fs), Duration::ZERO))
     }
 
@@ -572,12 +574,7 @@ mod tests {
     fn a_write_abandoned_by_a_panic_fails_the_handle() {
         let tmp = tempfile::tempdir().unwrap();
         let faults = Arc::new(Faults::default());
-        let fs = Fs::new(
-            tmp.path().to_path_buf(),
-            File::open(tmp.path()).unwrap(),
-            faults.clone(),
-        );
-        let io = Io::new(Arc::new(fs), Duration::ZERO);
+        let io = io_with(tmp.path(), faults.clone());
         let path = tmp.path().join("000001");
         let file = File::options()
             .create(true)

@@ -42,39 +42,31 @@ pub(crate) fn cut_at_damage(
     deleted_segments.reverse();
     fs.sync_dir()?;
 
-    let seg = &segments[damage.index];
+    let path = segments[damage.index].path.clone();
     let file = OpenOptions::new()
         .write(true)
-        .open(&seg.path)
-        .ctx("open segment for repair", &seg.path)?;
-    let len = file.metadata().ctx("stat segment", &seg.path)?.len();
+        .open(&path)
+        .ctx("open segment for repair", &path)?;
+    let len = file.metadata().ctx("stat segment", &path)?.len();
     if len < segment::HEADER_LEN {
         // Cut below its header since the WAL was opened (cutting it at the damage would
         // pad it with zeros, an invalid header): it goes, as it would at open.
         drop(file);
-        let path = seg.path.clone();
         fs.remove(&path, "delete segment without a header")?;
         fs.sync_dir()?;
         segments.remove(damage.index);
         deleted_segments.insert(0, path.clone());
-        return Ok(Repair {
-            segment: path,
-            offset: damage.offset,
-            reason: damage.reason,
-            damaged_regions: 1,
-            deleted_segments,
-            dropped_entries,
-            dropped_bytes: dropped_bytes + len,
-        });
+        dropped_bytes += len;
+    } else {
+        if len > damage.offset {
+            fs.set_len(&file, &path, damage.offset, "cut damaged segment")?;
+            fs.fsync(&file, &path, false)?;
+        }
+        dropped_bytes += len.saturating_sub(damage.offset);
     }
-    if len > damage.offset {
-        fs.set_len(&file, &seg.path, damage.offset, "cut damaged segment")?;
-        fs.fsync(&file, &seg.path, false)?;
-    }
-    dropped_bytes += len.saturating_sub(damage.offset);
 
     Ok(Repair {
-        segment: seg.path.clone(),
+        segment: path,
         offset: damage.offset,
         reason: damage.reason,
         damaged_regions: 1,

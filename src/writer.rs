@@ -170,10 +170,7 @@ impl SegmentWriter {
 
     /// Finishes the active segment (in the background) and starts the next one.
     fn cut(&mut self, io: &Io) -> Result<()> {
-        self.submit_buffer(io);
-        if let Some(a) = self.active.take() {
-            io.submit_finish(a.seg, a.submitted, self.appended);
-        } else if !self.previous_head_done {
+        if !self.finish_active(io) && !self.previous_head_done {
             self.trim_previous_head(io);
         }
         self.previous_head_done = true;
@@ -192,6 +189,20 @@ impl SegmentWriter {
             submitted: segment::HEADER_LEN,
         });
         Ok(())
+    }
+
+    /// Submits what is buffered, then the finishing of the active segment after it
+    /// (trimmed to its last entry, fsynced); the next write starts a new segment. False
+    /// if no segment was active.
+    fn finish_active(&mut self, io: &Io) -> bool {
+        self.submit_buffer(io);
+        match self.active.take() {
+            Some(a) => {
+                io.submit_finish(a.seg, a.submitted, self.appended);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The last segment of an earlier run may still carry its preallocated tail (after a
@@ -235,10 +246,7 @@ impl SegmentWriter {
     /// a new segment. The previous run's head is not trimmed later either: the repair
     /// may have cut, rewritten or deleted it.
     pub(crate) fn finish_before_repair(&mut self, io: &Io) -> Result<()> {
-        self.submit_buffer(io);
-        if let Some(a) = self.active.take() {
-            io.submit_finish(a.seg, a.submitted, self.appended);
-        }
+        self.finish_active(io);
         self.previous_head_done = true;
         io.run_pending();
         io.take_error()

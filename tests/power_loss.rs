@@ -10,6 +10,19 @@ use std::path::Path;
 use tswal::{Entry, Options, Recovery, Sample, Wal};
 
 const ENTRIES: usize = 12;
+
+/// Reads the whole WAL: the first series ref of each samples entry.
+fn first_refs(wal: &Wal) -> Vec<u64> {
+    let mut firsts = Vec::new();
+    wal.read(|e| {
+        if let Entry::Samples(s) = e {
+            firsts.push(s[0].series_ref);
+        }
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    firsts
+}
 const TORN: usize = 4; // the last entries, cut at every offset
 
 fn entry_samples(i: usize) -> Vec<Sample> {
@@ -58,24 +71,10 @@ fn refs_read(dir: &Path, recovery: Recovery) -> Vec<u64> {
         },
     )
     .unwrap();
-    let mut firsts = Vec::new();
-    wal.read(|e| {
-        if let Entry::Samples(s) = e {
-            firsts.push(s[0].series_ref);
-        }
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let firsts = first_refs(&wal);
     // The WAL takes writes afterwards, and they read back after what was kept.
     wal.log_samples(&entry_samples(500)).unwrap();
-    let mut after = Vec::new();
-    wal.read(|e| {
-        if let Entry::Samples(s) = e {
-            after.push(s[0].series_ref);
-        }
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let after = first_refs(&wal);
     wal.close().unwrap();
     let mut want = firsts.clone();
     want.push(5000);

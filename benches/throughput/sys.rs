@@ -1,7 +1,7 @@
 //! What the bench asks of the system: memory of this process, segment files, free space,
 //! and a description of the machine.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -49,14 +49,18 @@ pub fn cpu_time() -> std::time::Duration {
     t(ru.ru_utime) + t(ru.ru_stime)
 }
 
+/// Whether a file name is a segment's (all digits).
+fn is_segment(name: &OsStr) -> bool {
+    !name.is_empty() && name.as_bytes().iter().all(u8::is_ascii_digit)
+}
+
 /// Number and total size of the segment files (all-digit names) in `dir`.
 pub fn segment_files(dir: &Path) -> (u64, u64) {
     let mut count = 0;
     let mut bytes = 0;
     for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = entry.file_name();
-        let is_segment = !name.is_empty() && name.as_bytes().iter().all(u8::is_ascii_digit);
-        if let (true, Ok(meta)) = (is_segment, entry.metadata()) {
+        if let (true, Ok(meta)) = (is_segment(&name), entry.metadata()) {
             count += 1;
             bytes += meta.len();
         }
@@ -74,7 +78,7 @@ pub fn drop_from_page_cache(dir: &Path) -> std::io::Result<f64> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        if name.is_empty() || !name.as_bytes().iter().all(u8::is_ascii_digit) {
+        if !is_segment(&name) {
             continue;
         }
         let file = fs::File::open(entry.path())?;
@@ -132,7 +136,7 @@ pub fn same_segments(a: &Path, b: &Path) -> std::io::Result<bool> {
         let mut v: Vec<_> = fs::read_dir(d)?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<Result<_, _>>()?;
-        v.retain(|n| n.as_bytes().iter().all(u8::is_ascii_digit));
+        v.retain(|n| is_segment(n));
         v.sort();
         Ok(v)
     };
