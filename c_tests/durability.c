@@ -295,12 +295,23 @@ static int crash_sync_always(const char *dir, uint32_t spin_us)
     _exit(0);
 }
 
-/* spin: whether waiting threads yield before they sleep (wal_options.sync_spin_us). */
-static void test_sync_always(const char *root, const char *argv0, int spin)
+/* How waiting threads wait (wal_options.sync_spin_us), by the name of the child's mode. */
+static const struct {
+    const char *name;
+    uint32_t spin_us;
+} spin_modes[] = {
+    {"auto", WAL_SYNC_SPIN_AUTO}, /* the default */
+    {"sleep", 0},
+    {"spin-300us", 300},
+};
+#define SPIN_MODES (sizeof spin_modes / sizeof spin_modes[0])
+
+static void test_sync_always(const char *root, const char *argv0, size_t mode)
 {
-    char dir[TEST_PATH_MAX];
-    path_join(dir, root, spin ? "sync-always-spin" : "sync-always");
-    const char *args[] = {spin ? "--crash-sync-always-spin" : "--crash-sync-always", dir, NULL};
+    char dir[TEST_PATH_MAX], sub[64];
+    snprintf(sub, sizeof sub, "sync-always-%s", spin_modes[mode].name);
+    path_join(dir, root, sub);
+    const char *args[] = {"--crash-sync-always", spin_modes[mode].name, dir, NULL};
     CHECKF(run_self(argv0, args) == 0, "the writer process failed");
 
     wal_options opts = small_segments();
@@ -336,10 +347,13 @@ int main(int argc, char **argv)
         return crash_after_sync(argv[2]);
     if (argc == 3 && strcmp(argv[1], "--crash-with-flush-interval") == 0)
         return crash_with_flush_interval(argv[2]);
-    if (argc == 3 && strcmp(argv[1], "--crash-sync-always") == 0)
-        return crash_sync_always(argv[2], 0);
-    if (argc == 3 && strcmp(argv[1], "--crash-sync-always-spin") == 0)
-        return crash_sync_always(argv[2], 300);
+    if (argc == 4 && strcmp(argv[1], "--crash-sync-always") == 0) {
+        for (size_t m = 0; m < SPIN_MODES; m++)
+            if (strcmp(argv[2], spin_modes[m].name) == 0)
+                return crash_sync_always(argv[3], spin_modes[m].spin_us);
+        fprintf(stderr, "unknown spin mode %s\n", argv[2]);
+        return 2;
+    }
     if (argc != 2) {
         fprintf(stderr, "usage: %s <empty temp dir>\n", argv[0]);
         return 2;
@@ -349,8 +363,7 @@ int main(int argc, char **argv)
     test_crash_after_sync(argv[1], argv[0]);
     test_flush_interval(argv[1], argv[0]);
     test_read_right_after_cut(argv[1]);
-    test_sync_always(argv[1], argv[0], 0);
-    test_sync_always(argv[1], argv[0], 1);
+    for (size_t m = 0; m < SPIN_MODES; m++) test_sync_always(argv[1], argv[0], m);
     CHECKF(count_open_fds() == fds, "%zu descriptors open, %zu at start", count_open_fds(),
            fds);
     printf("durability: ok\n");

@@ -122,8 +122,8 @@ static void test_open_arguments(const char *root)
         CHECK_OK(wal_open(dir, &opts, &w));
         CHECK_OK(wal_close(w));
     }
-    /* sync_spin_us: at most 10000 microseconds; 0 by default. */
-    const uint32_t bad_spins[] = {10001, UINT32_MAX};
+    /* sync_spin_us: WAL_SYNC_SPIN_AUTO (the default), 0 or at most 10000 microseconds. */
+    const uint32_t bad_spins[] = {10001, UINT32_MAX - 1};
     for (size_t i = 0; i < sizeof bad_spins / sizeof bad_spins[0]; i++) {
         wal_options opts;
         wal_options_init(&opts);
@@ -133,10 +133,13 @@ static void test_open_arguments(const char *root)
     {
         wal_options opts;
         wal_options_init(&opts);
-        CHECK(opts.sync_spin_us == 0);
-        opts.sync_spin_us = 10000;
-        CHECK_OK(wal_open(dir, &opts, &w));
-        CHECK_OK(wal_close(w));
+        CHECK(opts.sync_spin_us == WAL_SYNC_SPIN_AUTO);
+        const uint32_t good_spins[] = {WAL_SYNC_SPIN_AUTO, 0, 1, 10000};
+        for (size_t i = 0; i < sizeof good_spins / sizeof good_spins[0]; i++) {
+            opts.sync_spin_us = good_spins[i];
+            CHECK_OK(wal_open(dir, &opts, &w));
+            CHECK_OK(wal_close(w));
+        }
     }
     const uint64_t good_sizes[] = {4096, UINT64_C(1) << 40};
     for (size_t i = 0; i < 2; i++) {

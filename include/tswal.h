@@ -17,6 +17,11 @@
 #include <stdint.h>
 
 /**
+ * `wal_options.sync_spin_us`: yield for as long as recent fdatasyncs took (the default).
+ */
+#define WAL_SYNC_SPIN_AUTO UINT32_MAX
+
+/**
  * Result of every call that can fail. `wal_status_str` names each value and
  * `wal_last_error` tells what went wrong.
  */
@@ -156,13 +161,15 @@ typedef struct wal_options {
    */
   wal_recovery_mode recovery;
   /**
-   * Microseconds a caller waiting for another caller's fdatasync (group commit, in
-   * `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps (the
-   * group's leader then also yields while it gathers callers); at most 10000.
-   * 0 (default): they sleep at once. Yielding lets the next group form sooner
-   * (on the benchmark's 2-CPU VM, four threads' durable throughput rose by about a
-   * quarter with 500) but keeps the waiting threads runnable, ceding the CPU to any
-   * other thread, for up to this long per sync.
+   * How a caller waiting for another caller's fdatasync (group commit, in
+   * `WAL_SYNC_ALWAYS` or `wal_sync`) waits for it to end. `WAL_SYNC_SPIN_AUTO`
+   * (default): it yields the CPU for up to twice the recent average fdatasync time,
+   * then sleeps; it sleeps at once while fdatasyncs take more than 1 ms on average.
+   * 0: it sleeps at once. 1 to 10000: it yields for at most that many microseconds.
+   * Yielding lets the next group form as soon as the fdatasync ends (on the
+   * benchmark's 2-CPU VM, four threads' durable throughput rose by about a quarter)
+   * but keeps the waiting threads runnable, ceding the CPU to any other thread; under
+   * a tight CPU quota, use 0.
    */
   uint32_t sync_spin_us;
 } wal_options;
@@ -323,7 +330,8 @@ extern "C" {
 
 /**
  * Fills `opts` with the defaults: 256 MiB segments, no background flush,
- * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, no spinning. Does nothing if `opts` is NULL.
+ * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`. Does nothing if `opts`
+ * is NULL.
  *
  * # Safety
  * `opts` must be NULL or point to writable memory for a `wal_options`.

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::options::{DEFAULT_SEGMENT_SIZE, MAX_SYNC_SPIN, Options, Recovery, SyncMode};
+use crate::options::{DEFAULT_SEGMENT_SIZE, MAX_SYNC_SPIN, Options, Recovery, SyncMode, SyncSpin};
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::wal::Wal;
@@ -110,13 +110,15 @@ pub struct wal_options {
     /// What reads do with damage: `WAL_RECOVERY_TRUNCATE` (default),
     /// `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
     pub recovery: wal_recovery_mode_arg,
-    /// Microseconds a caller waiting for another caller's fdatasync (group commit, in
-    /// `WAL_SYNC_ALWAYS` or `wal_sync`) keeps yielding the CPU before it sleeps (the
-    /// group's leader then also yields while it gathers callers); at most 10000.
-    /// 0 (default): they sleep at once. Yielding lets the next group form sooner
-    /// (on the benchmark's 2-CPU VM, four threads' durable throughput rose by about a
-    /// quarter with 500) but keeps the waiting threads runnable, ceding the CPU to any
-    /// other thread, for up to this long per sync.
+    /// How a caller waiting for another caller's fdatasync (group commit, in
+    /// `WAL_SYNC_ALWAYS` or `wal_sync`) waits for it to end. `WAL_SYNC_SPIN_AUTO`
+    /// (default): it yields the CPU for up to twice the recent average fdatasync time,
+    /// then sleeps; it sleeps at once while fdatasyncs take more than 1 ms on average.
+    /// 0: it sleeps at once. 1 to 10000: it yields for at most that many microseconds.
+    /// Yielding lets the next group form as soon as the fdatasync ends (on the
+    /// benchmark's 2-CPU VM, four threads' durable throughput rose by about a quarter)
+    /// but keeps the waiting threads runnable, ceding the CPU to any other thread; under
+    /// a tight CPU quota, use 0.
     pub sync_spin_us: u32,
 }
 
@@ -330,10 +332,14 @@ unsafe fn labels_arg<'a>(
     Ok(())
 }
 
+/// `wal_options.sync_spin_us`: yield for as long as recent fdatasyncs took (the default).
+pub const WAL_SYNC_SPIN_AUTO: u32 = u32::MAX;
+
 // ---- exported functions -------------------------------------------------------------
 
 /// Fills `opts` with the defaults: 256 MiB segments, no background flush,
-/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, no spinning. Does nothing if `opts` is NULL.
+/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`. Does nothing if `opts`
+/// is NULL.
 ///
 /// # Safety
 /// `opts` must be NULL or point to writable memory for a `wal_options`.
@@ -349,7 +355,7 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
             flush_interval_ms: 0,
             sync: wal_sync_mode_arg(wal_sync_mode::WAL_SYNC_NONE as u32),
             recovery: wal_recovery_mode_arg(wal_recovery_mode::WAL_RECOVERY_TRUNCATE as u32),
-            sync_spin_us: 0,
+            sync_spin_us: WAL_SYNC_SPIN_AUTO,
         })
     };
 }
@@ -376,19 +382,24 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
         }
     };
     let most = MAX_SYNC_SPIN.as_micros();
-    if u128::from(o.sync_spin_us) > most {
-        return Err(Error::invalid(format!(
-            "sync_spin_us is {}; at most {most} (microseconds)",
-            o.sync_spin_us
-        )));
-    }
+    let sync_spin = match o.sync_spin_us {
+        WAL_SYNC_SPIN_AUTO => SyncSpin::Auto,
+        0 => SyncSpin::Off,
+        us if u128::from(us) <= most => SyncSpin::UpTo(Duration::from_micros(us.into())),
+        other => {
+            return Err(Error::invalid(format!(
+                "sync_spin_us is {other}; expected WAL_SYNC_SPIN_AUTO, 0 (off) or at most \
+                 {most} (microseconds)"
+            )));
+        }
+    };
     Ok(Options {
         segment_size: o.segment_size,
         flush_interval: (o.flush_interval_ms > 0)
             .then(|| Duration::from_millis(o.flush_interval_ms)),
         sync,
         recovery,
-        sync_spin: Duration::from_micros(o.sync_spin_us.into()),
+        sync_spin,
         faults: None,
     })
 }
@@ -915,12 +926,12 @@ mod tests {
         assert_eq!(o.segment_size, DEFAULT_SEGMENT_SIZE);
         assert_eq!(
             (o.flush_interval_ms, o.sync.0, o.recovery.0, o.sync_spin_us),
-            (0, 0, 0, 0)
+            (0, 0, 0, WAL_SYNC_SPIN_AUTO)
         );
         let opts = options_from(&o).unwrap();
         assert_eq!(
             (opts.sync, opts.recovery, opts.sync_spin),
-            (SyncMode::None, Recovery::Truncate, Duration::ZERO)
+            (SyncMode::None, Recovery::Truncate, SyncSpin::Auto)
         );
     }
 

@@ -29,6 +29,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::fsutil::Fs;
+use crate::options::{AUTO_SPIN_SLOWEST_SYNC, SyncSpin};
 
 /// Queued write bytes above which a writer runs the queue itself instead of piling on.
 pub(crate) const MAX_QUEUED_BYTES: usize = 8 << 20;
@@ -171,8 +172,11 @@ pub(crate) struct Io {
     /// Counts group-commit syncs that ended (changed under `state`'s lock), so waiters
     /// can watch for the end without the lock.
     sync_round: AtomicU64,
-    /// How long a caller waiting for a group commit yields before it sleeps.
-    spin: Duration,
+    /// How a caller waiting for a group commit waits.
+    spin: SyncSpin,
+    /// Moving average of group-commit fdatasync times in nanoseconds (0: none yet),
+    /// for `SyncSpin::Auto`.
+    sync_nanos: AtomicU64,
     /// Wakes a leader gathering appends: an append ended, a caller came to sync.
     gather_cv: Condvar,
     /// Log calls between the start of encoding and the end of their append. Counted up
@@ -186,7 +190,7 @@ pub(crate) struct Io {
 }
 
 impl Io {
-    pub(crate) fn new(fs: Arc<Fs>, spin: Duration) -> Self {
+    pub(crate) fn new(fs: Arc<Fs>, spin: SyncSpin) -> Self {
         Io {
             fs,
             state: Mutex::default(),
@@ -194,6 +198,7 @@ impl Io {
             sync_cv: Condvar::new(),
             sync_round: AtomicU64::new(0),
             spin,
+            sync_nanos: AtomicU64::new(0),
             gather_cv: Condvar::new(),
             appending: AtomicUsize::new(0),
             exec: Mutex::new(()),
@@ -372,10 +377,11 @@ impl Io {
                 return (s, Ok(()));
             }
             if s.syncing {
-                if !self.spin.is_zero() {
+                let spin = self.spin_limit();
+                if !spin.is_zero() {
                     let round = self.sync_round.load(Ordering::Acquire);
                     drop(s);
-                    self.yield_while_syncing(round);
+                    self.yield_while_syncing(round, spin);
                     s = self.state.lock();
                     // Rounds end under this lock, so a round still running here
                     // notifies after the wait below has started.
@@ -406,7 +412,12 @@ impl Io {
             s.last_group = s.waiting_for_sync();
             drop(s);
             let result = match &head {
-                Some(seg) => self.fs.fsync(&seg.file, &seg.path, true),
+                Some(seg) => {
+                    let started = Instant::now();
+                    let r = self.fs.fsync(&seg.file, &seg.path, true);
+                    self.time_sync(started.elapsed());
+                    r
+                }
                 None => Ok(()),
             };
             s = self.state.lock();
@@ -435,15 +446,46 @@ impl Io {
     }
 
     /// Lets a caller waiting for the sync in progress (`round`) yield the CPU instead of
-    /// sleeping, for at most `spin` (`Options::sync_spin`). A sleeping waiter is woken
-    /// only after the leader, and each woken waiter must take the state lock in turn,
-    /// which keeps the next group from forming for tens of microseconds per sync; a
-    /// yielding one sees the end at once.
-    fn yield_while_syncing(&self, round: u64) {
+    /// sleeping, for at most `spin`. A sleeping waiter is woken only after the leader,
+    /// and each woken waiter must take the state lock in turn, which keeps the next
+    /// group from forming for tens of microseconds per sync; a yielding one sees the end
+    /// at once.
+    fn yield_while_syncing(&self, round: u64, spin: Duration) {
         let start = Instant::now();
-        while self.sync_round.load(Ordering::Acquire) == round && start.elapsed() < self.spin {
+        while self.sync_round.load(Ordering::Acquire) == round && start.elapsed() < spin {
             std::thread::yield_now();
         }
+    }
+
+    /// How long a waiter yields before it sleeps (see `SyncSpin`).
+    fn spin_limit(&self) -> Duration {
+        match self.spin {
+            SyncSpin::Off => Duration::ZERO,
+            SyncSpin::UpTo(d) => d,
+            SyncSpin::Auto => {
+                let avg = Duration::from_nanos(self.sync_nanos.load(Ordering::Relaxed));
+                if avg > AUTO_SPIN_SLOWEST_SYNC {
+                    Duration::ZERO
+                } else {
+                    avg * 2
+                }
+            }
+        }
+    }
+
+    /// Adds a group-commit fdatasync's time to the moving average (weight 1/8, so one
+    /// slow sync does not turn yielding off).
+    fn time_sync(&self, took: Duration) {
+        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let old = self.sync_nanos.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            took
+        } else {
+            old - old / 8 + took / 8
+        };
+        // Only leaders store, one at a time (under `syncing`); a lost update would only
+        // age the average less.
+        self.sync_nanos.store(new.max(1), Ordering::Relaxed);
     }
 
     /// The most bytes that were queued for writing at once.
@@ -472,8 +514,8 @@ impl Io {
     /// of alternating between groups. A single writer never waits.
     pub(crate) fn gather_appends(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
-        if !self.spin.is_zero() {
-            // With `sync_spin`, the leader yields too: it sees the last caller arrive
+        if !self.spin_limit().is_zero() {
+            // While waiters yield, the leader yields too: it sees the last caller arrive
             // without waiting to be woken (~10 µs per sync on the benchmark VM).
             while Instant::now() < deadline {
                 if self.gathered(&self.state.lock()) {
@@ -567,7 +609,7 @@ mod tests {
 
     fn io_with(dir: &std::path::Path, faults: Arc<Faults>) -> Arc<Io> {
         let fs = Fs::new(dir.to_path_buf(), File::open(dir).unwrap(), faults);
-        Arc::new(Io::new(Arc::new(fs), Duration::ZERO))
+        Arc::new(Io::new(Arc::new(fs), SyncSpin::Off))
     }
 
     #[test]
@@ -594,6 +636,60 @@ mod tests {
         io.submit_write(seg, 10, vec![2; 10], 20);
         let synced = io.sync_to(20, &|| {});
         assert!(synced.is_err(), "{synced:?}");
+    }
+
+    #[test]
+    fn auto_spin_follows_the_timed_fdatasyncs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = Fs::new(
+            tmp.path().to_path_buf(),
+            File::open(tmp.path()).unwrap(),
+            Arc::default(),
+        );
+        let io = Io::new(Arc::new(fs), SyncSpin::Auto);
+        // Nothing timed yet: sleep.
+        assert_eq!(io.spin_limit(), Duration::ZERO);
+        io.time_sync(Duration::from_micros(200));
+        assert_eq!(io.spin_limit(), Duration::from_micros(400));
+        // One slow sync moves the average by an eighth of the difference...
+        io.time_sync(Duration::from_micros(1000));
+        assert_eq!(io.spin_limit(), Duration::from_micros(600));
+        // ...and a disk that stays slower than AUTO_SPIN_SLOWEST_SYNC turns yielding off.
+        for _ in 0..40 {
+            io.time_sync(Duration::from_millis(5));
+        }
+        assert_eq!(io.spin_limit(), Duration::ZERO);
+        for _ in 0..60 {
+            io.time_sync(Duration::from_micros(100));
+        }
+        assert!(io.spin_limit() > Duration::ZERO);
+        assert!(io.spin_limit() <= 2 * AUTO_SPIN_SLOWEST_SYNC);
+
+        let fixed = Io::new(io.fs.clone(), SyncSpin::UpTo(Duration::from_micros(70)));
+        fixed.time_sync(Duration::from_millis(5));
+        assert_eq!(fixed.spin_limit(), Duration::from_micros(70));
+        let off = Io::new(io.fs.clone(), SyncSpin::Off);
+        off.time_sync(Duration::from_micros(100));
+        assert_eq!(off.spin_limit(), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_group_commit_times_its_fdatasync() {
+        let tmp = tempfile::tempdir().unwrap();
+        let io = io(tmp.path());
+        let path = tmp.path().join("000001");
+        let file = File::options()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let seg = Arc::new(SegFile { file, path });
+        io.submit_write(seg, 0, vec![1; 10], 10);
+        assert_eq!(io.sync_nanos.load(Ordering::Relaxed), 0);
+        io.sync_to(10, &|| {}).unwrap();
+        assert!(io.sync_nanos.load(Ordering::Relaxed) > 0);
     }
 
     #[test]

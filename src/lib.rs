@@ -59,8 +59,8 @@ pub use entry::EntryType;
 pub use error::{Error, Result};
 pub use faults::{FaultOp, Faults};
 pub use options::{
-    DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MAX_SYNC_SPIN, MIN_SEGMENT_SIZE, Options, Recovery,
-    SyncMode,
+    AUTO_SPIN_SLOWEST_SYNC, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MAX_SYNC_SPIN,
+    MIN_SEGMENT_SIZE, Options, Recovery, SyncMode, SyncSpin,
 };
 pub use read::{Entry, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};

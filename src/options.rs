@@ -12,8 +12,11 @@ pub const DEFAULT_SEGMENT_SIZE: u64 = 256 * 1024 * 1024;
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
 /// Largest accepted segment size (1 TiB).
 pub const MAX_SEGMENT_SIZE: u64 = 1 << 40;
-/// Longest [`Options::sync_spin`].
+/// Longest [`SyncSpin::UpTo`].
 pub const MAX_SYNC_SPIN: Duration = Duration::from_millis(10);
+/// [`SyncSpin::Auto`] does not yield when recent fdatasyncs took longer than this on
+/// average: waking a sleeper then costs little beside the fdatasync.
+pub const AUTO_SPIN_SLOWEST_SYNC: Duration = Duration::from_millis(1);
 
 /// When a `log_*` call returns, relative to durability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +46,29 @@ pub enum Recovery {
     Fail,
 }
 
+/// How a caller waiting for another caller's fdatasync (group commit, in
+/// [`SyncMode::Always`] or `Wal::sync`) waits for it to end.
+///
+/// Yielding instead of sleeping lets the next group form as soon as the fdatasync ends:
+/// a sleeping waiter must first be woken by the group's leader (tens of microseconds,
+/// more on an idle virtual CPU), and only then can it log its next entry. While one or
+/// more threads yield, the group's leader also yields while it gathers the callers'
+/// entries. A yielding thread stays runnable, ceding its CPU to any other runnable
+/// thread, so it uses CPU time that would otherwise be idle; under a tight CPU quota
+/// (cgroups) that time counts, and `Off` is the better choice there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncSpin {
+    /// Yield for up to twice the recent average fdatasync time, then sleep; sleep at once
+    /// while fdatasyncs take more than `AUTO_SPIN_SLOWEST_SYNC` (1 ms) on average, or
+    /// before the first has been timed.
+    #[default]
+    Auto,
+    /// Sleep at once.
+    Off,
+    /// Yield for at most this long (at most `MAX_SYNC_SPIN`), then sleep.
+    UpTo(Duration),
+}
+
 /// How a WAL handle is configured. Start from `Options::default()`.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -55,16 +81,8 @@ pub struct Options {
     pub sync: SyncMode,
     /// What reads (and open, for invalid segment headers) do with damaged data.
     pub recovery: Recovery,
-    /// How long a caller waiting for another caller's fdatasync (group commit, in
-    /// `SyncMode::Always` or `sync`) keeps yielding the CPU before it sleeps; the leader
-    /// of a group then also yields while it gathers callers. Zero (the default): they
-    /// sleep at once. A yielding waiter sees the fdatasync end at once and
-    /// the next group forms sooner (on the benchmark's 2-CPU VM, four threads' durable
-    /// throughput rose by about a quarter with 500 µs), but the waiting threads stay
-    /// runnable, ceding the CPU to any other thread, for up to this long per sync. Worth
-    /// it with spare cores and fdatasyncs of a millisecond or less. At most
-    /// `MAX_SYNC_SPIN`.
-    pub sync_spin: Duration,
+    /// How callers waiting for another caller's fdatasync wait (group commit).
+    pub sync_spin: SyncSpin,
     /// I/O failures to inject, for testing; `None` in production.
     pub faults: Option<Arc<Faults>>,
 }
@@ -76,7 +94,7 @@ impl Default for Options {
             flush_interval: None,
             sync: SyncMode::None,
             recovery: Recovery::Truncate,
-            sync_spin: Duration::ZERO,
+            sync_spin: SyncSpin::Auto,
             faults: None,
         }
     }
@@ -91,10 +109,11 @@ impl Options {
                 self.segment_size
             )));
         }
-        if self.sync_spin > MAX_SYNC_SPIN {
+        if let SyncSpin::UpTo(d) = self.sync_spin
+            && d > MAX_SYNC_SPIN
+        {
             return Err(Error::invalid(format!(
-                "sync_spin {:?} exceeds {MAX_SYNC_SPIN:?}",
-                self.sync_spin
+                "sync_spin UpTo({d:?}) exceeds {MAX_SYNC_SPIN:?}"
             )));
         }
         if self.flush_interval == Some(Duration::ZERO) {

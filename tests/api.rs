@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use tswal::{Entry, Error, Label, Options, Sample, Series, Tombstone, Wal};
+use tswal::{Entry, Error, Label, Options, Sample, Series, SyncSpin, Tombstone, Wal};
 
 fn opts(segment_size: u64) -> Options {
     Options {
@@ -155,7 +155,7 @@ fn bad_options_and_paths_are_clear_errors() {
         }
     }
     let spin = Options {
-        sync_spin: tswal::MAX_SYNC_SPIN + std::time::Duration::from_micros(1),
+        sync_spin: SyncSpin::UpTo(tswal::MAX_SYNC_SPIN + std::time::Duration::from_micros(1)),
         ..Options::default()
     };
     match Wal::open(tmp.path(), spin) {
@@ -669,15 +669,21 @@ fn sync_none_leaves_durability_to_sync() {
 
 #[test]
 fn sync_always_with_four_threads_loses_nothing_and_shares_fsyncs() {
-    four_threads_in_sync_always(std::time::Duration::ZERO);
+    assert_eq!(Options::default().sync_spin, SyncSpin::Auto);
+    four_threads_in_sync_always(SyncSpin::Auto);
+}
+
+#[test]
+fn sync_always_with_waiters_that_sleep_loses_nothing_and_shares_fsyncs() {
+    four_threads_in_sync_always(SyncSpin::Off);
 }
 
 #[test]
 fn sync_always_with_waiters_that_yield_loses_nothing_and_shares_fsyncs() {
-    four_threads_in_sync_always(std::time::Duration::from_micros(500));
+    four_threads_in_sync_always(SyncSpin::UpTo(std::time::Duration::from_micros(500)));
 }
 
-fn four_threads_in_sync_always(sync_spin: std::time::Duration) {
+fn four_threads_in_sync_always(sync_spin: SyncSpin) {
     let tmp = tempfile::tempdir().unwrap();
     let o = Options {
         sync: tswal::SyncMode::Always,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tswal::{Entry, Options, SyncMode, Wal};
+use tswal::{Entry, Options, SyncMode, SyncSpin, Wal};
 
 use crate::sys::{self, Rss};
 use crate::workload::{self, SampleStream};
@@ -17,7 +17,7 @@ pub const USAGE: &str = "\
 --child write    DIR SERIES ROUNDS SEGMENT_SIZE
 --child replay   DIR SEGMENT_SIZE [TRUNCATE_MINT]
 --child replay-cold DIR SEGMENT_SIZE   (drops the files from the page cache first)
---child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always|always_spin
+--child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always|always_sleep
 --child generate SERIES ROUNDS";
 
 /// Runs the phase `args` names (the words after `--child`).
@@ -179,18 +179,15 @@ pub enum DurableMode {
     SyncCall,
     /// `SyncMode::Always`: each `log_samples` returns once its entry is fdatasynced.
     Always,
-    /// `SyncMode::Always` with `sync_spin`: waiters yield before they sleep.
-    AlwaysSpin,
+    /// `SyncMode::Always` with `SyncSpin::Off`: waiters sleep at once.
+    AlwaysSleep,
 }
-
-/// `Options::sync_spin` of `DurableMode::AlwaysSpin`.
-const SPIN: Duration = Duration::from_micros(500);
 
 impl DurableMode {
     pub const ALL: [DurableMode; 3] = [
         DurableMode::SyncCall,
         DurableMode::Always,
-        DurableMode::AlwaysSpin,
+        DurableMode::AlwaysSleep,
     ];
 
     /// The word on the child's command line, also used in JSON keys.
@@ -198,7 +195,7 @@ impl DurableMode {
         match self {
             DurableMode::SyncCall => "wal_sync",
             DurableMode::Always => "always",
-            DurableMode::AlwaysSpin => "always_spin",
+            DurableMode::AlwaysSleep => "always_sleep",
         }
     }
 
@@ -210,7 +207,7 @@ impl DurableMode {
         match self {
             DurableMode::SyncCall => "wal_sync after every batch",
             DurableMode::Always => "SyncMode::Always",
-            DurableMode::AlwaysSpin => "SyncMode::Always, sync_spin 500 µs",
+            DurableMode::AlwaysSleep => "SyncMode::Always, SyncSpin::Off",
         }
     }
 
@@ -218,7 +215,7 @@ impl DurableMode {
     pub fn timed_call(self) -> &'static str {
         match self {
             DurableMode::SyncCall => "the wal_sync call after each log_samples",
-            DurableMode::Always | DurableMode::AlwaysSpin => "each log_samples call",
+            DurableMode::Always | DurableMode::AlwaysSleep => "each log_samples call",
         }
     }
 }
@@ -235,9 +232,9 @@ fn durable(
     mode: DurableMode,
 ) -> tswal::Result<()> {
     let (sync, sync_spin) = match mode {
-        DurableMode::SyncCall => (SyncMode::None, Duration::ZERO),
-        DurableMode::Always => (SyncMode::Always, Duration::ZERO),
-        DurableMode::AlwaysSpin => (SyncMode::Always, SPIN),
+        DurableMode::SyncCall => (SyncMode::None, SyncSpin::Auto),
+        DurableMode::Always => (SyncMode::Always, SyncSpin::Auto),
+        DurableMode::AlwaysSleep => (SyncMode::Always, SyncSpin::Off),
     };
     let wal = Wal::open(
         dir,
@@ -263,7 +260,7 @@ fn durable(
                     wal.sync()?;
                     mine.push(syncing.elapsed());
                 }
-                DurableMode::Always | DurableMode::AlwaysSpin => {
+                DurableMode::Always | DurableMode::AlwaysSleep => {
                     let logging = Instant::now();
                     wal.log_samples(&batch)?;
                     mine.push(logging.elapsed());
