@@ -107,6 +107,33 @@ impl<'a> Cursor<'a> {
         self.uvarint().map(unzigzag)
     }
 
+    /// A label: name and value, each a uvarint length and that many bytes.
+    #[inline(always)]
+    fn label(&mut self) -> Option<Label<'a>> {
+        let rest = &self.buf[self.pos..];
+        // Both lengths under 128 (one-byte varints): nearly every label.
+        if let Some(&name_len) = rest.first()
+            && name_len < 0x80
+        {
+            let name_end = 1 + usize::from(name_len);
+            if let Some(&value_len) = rest.get(name_end)
+                && value_len < 0x80
+            {
+                let end = name_end + 1 + usize::from(value_len);
+                if end <= rest.len() {
+                    self.pos += end;
+                    return Some(Label {
+                        name: &rest[1..name_end],
+                        value: &rest[name_end + 1..end],
+                    });
+                }
+            }
+        }
+        let name = self.uvarint().and_then(|len| self.bytes(len))?;
+        let value = self.uvarint().and_then(|len| self.bytes(len))?;
+        Some(Label { name, value })
+    }
+
     #[inline]
     pub(crate) fn bytes(&mut self, n: u64) -> Option<&'a [u8]> {
         let n = usize::try_from(n).ok()?;
@@ -143,6 +170,16 @@ pub(crate) struct SeriesSpan {
     pub len: usize,
 }
 
+/// `a <= b`, deciding on the first bytes where they differ (label names usually do)
+/// without a call to `memcmp`.
+#[inline(always)]
+fn name_le(a: &[u8], b: &[u8]) -> bool {
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a <= b,
+    }
+}
+
 /// Decodes a series body; labels of each series are sorted by name (stable).
 pub(crate) fn decode_series<'a>(
     body: &'a [u8],
@@ -168,16 +205,15 @@ pub(crate) fn decode_series<'a>(
             ));
         }
         let start = labels.len();
+        labels.reserve(n as usize);
         for _ in 0..n {
-            let name = c.uvarint().and_then(|len| c.bytes(len));
-            let value = c.uvarint().and_then(|len| c.bytes(len));
-            match (name, value) {
-                (Some(name), Some(value)) => labels.push(Label { name, value }),
-                _ => return err(format!("series {series_ref}: label cut short")),
-            }
+            let Some(label) = c.label() else {
+                return err(format!("series {series_ref}: label cut short"));
+            };
+            labels.push(label);
         }
         // Label sets usually arrive sorted; checking is cheaper than sorting.
-        if !labels[start..].is_sorted_by(|a, b| a.name <= b.name) {
+        if !labels[start..].is_sorted_by(|a, b| name_le(a.name, b.name)) {
             labels[start..].sort_by(|a, b| a.name.cmp(b.name));
         }
         spans.push(SeriesSpan {
@@ -532,6 +568,106 @@ mod tests {
         assert_eq!(c.uvarint(), Some(u64::MAX));
         let mut c = Cursor::new(&[0x80]);
         assert_eq!(c.uvarint(), None);
+    }
+
+    #[test]
+    fn series_round_trip_with_names_and_values_of_every_varint_width() {
+        // Lengths on both sides of the one-byte varint limit (127/128) and beyond.
+        // Miri runs this too: the two-byte-varint lengths past 16 K only natively.
+        let lens: &[usize] = if cfg!(miri) {
+            &[0, 1, 127, 128, 300]
+        } else {
+            &[0, 1, 2, 126, 127, 128, 129, 300, 16383, 16384]
+        };
+        let texts: Vec<Vec<u8>> = lens
+            .iter()
+            .map(|&n| (0..n).map(|i| b'a' + (i % 26) as u8).collect())
+            .collect();
+        // Names share their first bytes and differ later (or only in length).
+        let mut labels = Vec::new();
+        for name in &texts {
+            for value in &texts {
+                labels.push(Label { name, value });
+            }
+        }
+        let reversed: Vec<Label<'_>> = labels.iter().rev().copied().collect();
+        let series = [
+            Series {
+                series_ref: 1,
+                labels: &labels,
+            },
+            Series {
+                series_ref: u64::MAX,
+                labels: &reversed,
+            },
+            Series {
+                series_ref: 3,
+                labels: &[],
+            },
+        ];
+        let mut body = Vec::new();
+        encode_series(&mut body, &series);
+        let (mut spans, mut got) = (Vec::new(), Vec::new());
+        decode_series(&body, &mut spans, &mut got).unwrap();
+        assert_eq!(spans.len(), 3);
+        let mut sorted = labels.clone();
+        sorted.sort_by(|a, b| a.name.cmp(b.name));
+        let mut sorted_rev = reversed.clone();
+        sorted_rev.sort_by(|a, b| a.name.cmp(b.name));
+        for (span, (want_ref, want)) in
+            spans
+                .iter()
+                .zip([(1, &sorted), (u64::MAX, &sorted_rev), (3, &Vec::new())])
+        {
+            assert_eq!(span.series_ref, want_ref);
+            assert_eq!(&got[span.start..span.start + span.len], &want[..]);
+        }
+        // Every cut of a smaller body is an error, or at a series boundary fewer
+        // series; never a panic or a label past the end.
+        let small: Vec<Label<'_>> = labels
+            .iter()
+            .filter(|l| l.name.len() <= 300 && l.value.len() <= 300)
+            .copied()
+            .collect();
+        let series = [
+            Series {
+                series_ref: 1,
+                labels: &small,
+            },
+            Series {
+                series_ref: 2,
+                labels: &small[..3],
+            },
+        ];
+        let mut body = Vec::new();
+        encode_series(&mut body, &series);
+        let step = if cfg!(miri) { 61 } else { 1 };
+        for cut in (0..body.len()).step_by(step) {
+            let (mut spans, mut got) = (Vec::new(), Vec::new());
+            if decode_series(&body[..cut], &mut spans, &mut got).is_ok() {
+                assert!(spans.len() < 2, "cut at {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn name_le_agrees_with_slice_order() {
+        let names: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abc",
+            b"b",
+            b"ba",
+            b"\xff",
+            b"a\xff",
+            b"__name__",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(name_le(a, b), a <= b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

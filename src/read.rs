@@ -96,7 +96,9 @@ impl Decoder {
         let flow = match entry_type {
             EntryType::Series => {
                 self.spans.clear();
-                let mut labels: Vec<Label<'_>> = Vec::new();
+                // Labels take ~20 bytes each in typical bodies: one allocation, no
+                // regrowing.
+                let mut labels: Vec<Label<'_>> = Vec::with_capacity(body.len() / 16);
                 codec::decode_series(body, &mut self.spans, &mut labels).map_err(undecodable)?;
                 let series: Vec<Series<'_>> = self
                     .spans
