@@ -353,18 +353,73 @@ unsafe fn load8(p: *const u8) -> [u8; 8] {
     unsafe { p.cast::<[u8; 8]>().read_unaligned() }
 }
 
-/// The delta whose varint starts `bytes`, and the varint's length, if it takes one or
-/// two bytes.
+/// `unzigzag` of the two-byte varint in the low bytes of `w` (the first byte's top bit
+/// set, the second's clear).
 #[inline(always)]
-fn short_delta(bytes: [u8; 8]) -> Option<(i64, usize)> {
-    let w = u64::from_le_bytes(bytes);
-    if w & 0x80 == 0 {
-        Some((unzigzag_7bit(w), 1))
-    } else if w & 0x8000 == 0 {
-        Some((unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80)), 2))
-    } else {
-        None
+fn unzigzag_14bit(w: u64) -> i64 {
+    unzigzag((w & 0x7f) | ((w >> 1) & 0x3f80))
+}
+
+/// The continuation bits of a sample whose varints take `n1` and `n2` bytes (1 or 2),
+/// as (which bits of its first 8 bytes to test, what they must be).
+const fn shape_bits(n1: usize, n2: usize) -> (u64, u64) {
+    let mask = 0x8080_8080 & ((1u64 << (8 * (n1 + n2))) - 1);
+    let first = if n1 == 2 { 0x80 } else { 0 };
+    let second = if n2 == 2 { 0x80 << (8 * n1) } else { 0 };
+    (mask, first | second)
+}
+
+/// Decodes consecutive samples whose varints take `N1` and `N2` bytes, from `p` while
+/// `p <= end`, into `slot` onwards; returns where it stopped and the highest timestamp.
+/// In a samples entry the deltas' widths change rarely (refs of one batch are close,
+/// timestamps a scrape apart), so one test per sample checks both widths and the
+/// offsets are constants.
+///
+/// # Safety
+/// `end + MAX_SAMPLE_LEN` is within the body `p` points into, and `slot` has room for
+/// every sample that starts before `end` (each takes at least 10 bytes).
+#[inline(always)]
+unsafe fn decode_shape_run<const N1: usize, const N2: usize>(
+    mut p: *const u8,
+    end: *const u8,
+    mut slot: *mut Sample,
+    base: (i64, i64),
+    mut max: i64,
+) -> (*const u8, *mut Sample, i64) {
+    let (mask, want) = const { shape_bits(N1, N2) };
+    while p <= end {
+        // SAFETY (both loads): the caller's contract; the bytes read lie within the
+        // first 12 from `p`.
+        let w = u64::from_le_bytes(unsafe { load8(p) });
+        if w & mask != want {
+            break;
+        }
+        let d1 = if N1 == 1 {
+            unzigzag_7bit(w)
+        } else {
+            unzigzag_14bit(w)
+        };
+        let w2 = w >> (8 * N1);
+        let d2 = if N2 == 1 {
+            unzigzag_7bit(w2)
+        } else {
+            unzigzag_14bit(w2)
+        };
+        let v = u64::from_be_bytes(unsafe { load8(p.add(N1 + N2)) });
+        let t = base.1.wrapping_add(d2);
+        max = max.max(t);
+        // SAFETY: the caller's contract: this sample starts before `end`.
+        unsafe {
+            slot.write(Sample {
+                series_ref: base.0.wrapping_add(d1) as u64,
+                t,
+                v: f64::from_bits(v),
+            });
+            slot = slot.add(1);
+            p = p.add(N1 + N2 + 8);
+        }
     }
+    (p, slot, max)
 }
 
 /// Decodes samples with short deltas (one or two bytes each) into `out[n..]` from
@@ -394,30 +449,28 @@ fn decode_short_run(
     // SAFETY: `fast_end <= body.len()`.
     let end = unsafe { start.add(fast_end) };
     while p <= end {
-        // SAFETY (the three loads): `p + MAX_SAMPLE_LEN` is within the body, and the
-        // bytes read lie within the first 12 from `p` (two varints of at most 2 bytes,
-        // then the 8-byte value).
-        let Some((d1, n1)) = short_delta(unsafe { load8(p) }) else {
-            break;
+        // SAFETY (the load and the runs): `p <= end`, so `p + MAX_SAMPLE_LEN` is within
+        // the body; every sample takes at least 10 bytes, so the `(body.len() - 16) / 10`
+        // slots of `out` hold every one that starts before `end`.
+        let w = u64::from_le_bytes(unsafe { load8(p) });
+        let shape = |n1, n2| {
+            let (mask, want) = shape_bits(n1, n2);
+            w & mask == want
         };
-        let Some((d2, n2)) = short_delta(unsafe { load8(p.add(n1)) }) else {
-            break;
+        (p, slot, max) = unsafe {
+            if shape(1, 1) {
+                decode_shape_run::<1, 1>(p, end, slot, base, max)
+            } else if shape(2, 1) {
+                decode_shape_run::<2, 1>(p, end, slot, base, max)
+            } else if shape(1, 2) {
+                decode_shape_run::<1, 2>(p, end, slot, base, max)
+            } else if shape(2, 2) {
+                decode_shape_run::<2, 2>(p, end, slot, base, max)
+            } else {
+                // A longer varint: the caller decodes this sample.
+                break;
+            }
         };
-        let v = u64::from_be_bytes(unsafe { load8(p.add(n1 + n2)) });
-        let t = base.1.wrapping_add(d2);
-        max = max.max(t);
-        // SAFETY: the sample being decoded starts at least 10 bytes before the end of the
-        // body (`p <= end`), so at most `(body.len() - 16) / 10 - 1` samples came before
-        // it, and `slot` is within `out`.
-        unsafe {
-            slot.write(Sample {
-                series_ref: base.0.wrapping_add(d1) as u64,
-                t,
-                v: f64::from_bits(v),
-            });
-            slot = slot.add(1);
-            p = p.add(n1 + n2 + 8);
-        }
     }
     *max_t = max;
     // SAFETY: both pointers moved forward within their allocations.
@@ -708,6 +761,72 @@ mod tests {
                 (a.series_ref, a.t, a.v.to_bits()),
                 (b.series_ref, b.t, b.v.to_bits())
             );
+        }
+    }
+
+    #[test]
+    fn samples_round_trip_in_runs_of_every_short_shape() {
+        // Runs of samples whose two deltas take 1 or 2 bytes each (the four shapes the
+        // fast path decodes with constant offsets), switching shape after runs of
+        // random length, sometimes through a sample with a 3-byte delta.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (base_ref, base_t) = (1_000_000i64, 1_700_000_000_000i64);
+        // A delta whose zigzag varint takes `width` bytes, of either sign.
+        let delta = |width: u64, r: u64| -> i64 {
+            let magnitude = match width {
+                1 => r % 64,
+                2 => 64 + r % (8192 - 64),
+                _ => 8192 + r % 100_000,
+            } as i64;
+            if r & (1 << 40) != 0 {
+                -magnitude - 1
+            } else {
+                magnitude
+            }
+        };
+        for _ in 0..if cfg!(miri) { 2 } else { 100 } {
+            let mut samples = vec![Sample {
+                series_ref: base_ref as u64,
+                t: base_t,
+                v: 0.5,
+            }];
+            let mut encoded_len = 16 + 10; // the base, then a sample of two 0 deltas
+            while samples.len() < 300 {
+                let rare = next() % 8 == 0;
+                let (w1, w2) = if rare {
+                    (3, 1)
+                } else {
+                    (1 + next() % 2, 1 + next() % 2)
+                };
+                for _ in 0..1 + next() % 20 {
+                    let (d1, d2) = (delta(w1, next()), delta(w2, next()));
+                    samples.push(Sample {
+                        series_ref: (base_ref + d1) as u64,
+                        t: base_t + d2,
+                        v: f64::from_bits(next()),
+                    });
+                    encoded_len += (w1 + w2 + 8) as usize;
+                }
+            }
+            let mut body = Vec::new();
+            let max_t = encode_samples(&mut body, &samples);
+            assert_eq!(body.len(), encoded_len, "deltas of the intended widths");
+            let mut out = Vec::new();
+            assert_eq!(decode_samples(&body, &mut out), Ok(max_t));
+            assert_eq!(out.len(), samples.len());
+            for (i, (a, b)) in samples.iter().zip(&out).enumerate() {
+                assert_eq!(
+                    (a.series_ref, a.t, a.v.to_bits()),
+                    (b.series_ref, b.t, b.v.to_bits()),
+                    "sample {i}"
+                );
+            }
         }
     }
 
