@@ -122,8 +122,8 @@ static void test_open_arguments(const char *root)
         CHECK_OK(wal_open(dir, &opts, &w));
         CHECK_OK(wal_close(w));
     }
-    /* sync_spin_us: WAL_SYNC_SPIN_AUTO (the default), 0 or at most 10000 microseconds. */
-    const uint32_t bad_spins[] = {10001, UINT32_MAX - 1};
+    /* sync_spin_us: WAL_SYNC_SPIN_AUTO (the default), 0, or 1 to WAL_MAX_SYNC_SPIN_US. */
+    const uint32_t bad_spins[] = {WAL_MAX_SYNC_SPIN_US + 1, UINT32_MAX - 1};
     for (size_t i = 0; i < sizeof bad_spins / sizeof bad_spins[0]; i++) {
         wal_options opts;
         wal_options_init(&opts);
@@ -134,7 +134,7 @@ static void test_open_arguments(const char *root)
         wal_options opts;
         wal_options_init(&opts);
         CHECK(opts.sync_spin_us == WAL_SYNC_SPIN_AUTO);
-        const uint32_t good_spins[] = {WAL_SYNC_SPIN_AUTO, 0, 1, 10000};
+        const uint32_t good_spins[] = {WAL_SYNC_SPIN_AUTO, 0, 1, WAL_MAX_SYNC_SPIN_US};
         for (size_t i = 0; i < sizeof good_spins / sizeof good_spins[0]; i++) {
             opts.sync_spin_us = good_spins[i];
             CHECK_OK(wal_open(dir, &opts, &w));

@@ -17,9 +17,15 @@
 #include <stdint.h>
 
 /**
- * `wal_options.sync_spin_us`: yield for as long as recent fdatasyncs took (the default).
+ * `wal_options.sync_spin_us`, the default: yield for up to twice the recent average
+ * fdatasync time (see `wal_options.sync_spin_us`).
  */
 #define WAL_SYNC_SPIN_AUTO UINT32_MAX
+
+/**
+ * The longest fixed `wal_options.sync_spin_us`, in microseconds.
+ */
+#define WAL_MAX_SYNC_SPIN_US 10000
 
 /**
  * Result of every call that can fail. `wal_status_str` names each value and
@@ -163,11 +169,12 @@ typedef struct wal_options {
   /**
    * How a caller waiting for another caller's fdatasync (group commit, in
    * `WAL_SYNC_ALWAYS` or `wal_sync`) waits for it to end. `WAL_SYNC_SPIN_AUTO`
-   * (default): it yields the CPU for up to twice the recent average fdatasync time,
-   * then sleeps; it sleeps at once while fdatasyncs take more than 1 ms on average.
-   * 0: it sleeps at once. 1 to 10000: it yields for at most that many microseconds.
-   * Yielding lets the next group form as soon as the fdatasync ends (on the
-   * benchmark's 2-CPU VM, four threads' durable throughput rose by about a quarter)
+   * (default): it yields the CPU for up to twice the recent average fdatasync time (at
+   * least 50 µs), then sleeps; it sleeps at once while fdatasyncs take more than 1 ms
+   * on average. 0: it sleeps at once. 1 to `WAL_MAX_SYNC_SPIN_US` (10000): it yields
+   * for at most that many microseconds. At most twice as many waiters as CPUs yield
+   * at once. Yielding lets the next group form as soon as the fdatasync ends (on the
+   * benchmark's 2-CPU VM, four threads' durable throughput rose by about a third)
    * but keeps the waiting threads runnable, ceding the CPU to any other thread; under
    * a tight CPU quota, use 0.
    */

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
-use crate::options::{DEFAULT_SEGMENT_SIZE, MAX_SYNC_SPIN, Options, Recovery, SyncMode, SyncSpin};
+use crate::options::{DEFAULT_SEGMENT_SIZE, Options, Recovery, SyncMode, SyncSpin};
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::wal::Wal;
@@ -112,11 +112,12 @@ pub struct wal_options {
     pub recovery: wal_recovery_mode_arg,
     /// How a caller waiting for another caller's fdatasync (group commit, in
     /// `WAL_SYNC_ALWAYS` or `wal_sync`) waits for it to end. `WAL_SYNC_SPIN_AUTO`
-    /// (default): it yields the CPU for up to twice the recent average fdatasync time,
-    /// then sleeps; it sleeps at once while fdatasyncs take more than 1 ms on average.
-    /// 0: it sleeps at once. 1 to 10000: it yields for at most that many microseconds.
-    /// Yielding lets the next group form as soon as the fdatasync ends (on the
-    /// benchmark's 2-CPU VM, four threads' durable throughput rose by about a quarter)
+    /// (default): it yields the CPU for up to twice the recent average fdatasync time (at
+    /// least 50 µs), then sleeps; it sleeps at once while fdatasyncs take more than 1 ms
+    /// on average. 0: it sleeps at once. 1 to `WAL_MAX_SYNC_SPIN_US` (10000): it yields
+    /// for at most that many microseconds. At most twice as many waiters as CPUs yield
+    /// at once. Yielding lets the next group form as soon as the fdatasync ends (on the
+    /// benchmark's 2-CPU VM, four threads' durable throughput rose by about a third)
     /// but keeps the waiting threads runnable, ceding the CPU to any other thread; under
     /// a tight CPU quota, use 0.
     pub sync_spin_us: u32,
@@ -332,8 +333,11 @@ unsafe fn labels_arg<'a>(
     Ok(())
 }
 
-/// `wal_options.sync_spin_us`: yield for as long as recent fdatasyncs took (the default).
+/// `wal_options.sync_spin_us`, the default: yield for up to twice the recent average
+/// fdatasync time (see `wal_options.sync_spin_us`).
 pub const WAL_SYNC_SPIN_AUTO: u32 = u32::MAX;
+/// The longest fixed `wal_options.sync_spin_us`, in microseconds.
+pub const WAL_MAX_SYNC_SPIN_US: u32 = 10_000;
 
 // ---- exported functions -------------------------------------------------------------
 
@@ -381,7 +385,7 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
             )));
         }
     };
-    let most = MAX_SYNC_SPIN.as_micros();
+    let most = u128::from(WAL_MAX_SYNC_SPIN_US);
     let sync_spin = match o.sync_spin_us {
         WAL_SYNC_SPIN_AUTO => SyncSpin::Auto,
         0 => SyncSpin::Off,
@@ -933,6 +937,32 @@ mod tests {
             (opts.sync, opts.recovery, opts.sync_spin),
             (SyncMode::None, Recovery::Truncate, SyncSpin::Auto)
         );
+    }
+
+    #[test]
+    fn the_c_spin_limits_match_the_rust_ones() {
+        assert_eq!(
+            u128::from(WAL_MAX_SYNC_SPIN_US),
+            crate::options::MAX_SYNC_SPIN.as_micros()
+        );
+        let with = |us| {
+            let mut o = std::mem::MaybeUninit::<wal_options>::uninit();
+            // SAFETY: a writable wal_options.
+            let mut o = unsafe {
+                wal_options_init(o.as_mut_ptr());
+                o.assume_init()
+            };
+            o.sync_spin_us = us;
+            options_from(&o).map(|o| o.sync_spin)
+        };
+        assert_eq!(with(WAL_SYNC_SPIN_AUTO).unwrap(), SyncSpin::Auto);
+        assert_eq!(with(0).unwrap(), SyncSpin::Off);
+        assert_eq!(
+            with(WAL_MAX_SYNC_SPIN_US).unwrap(),
+            SyncSpin::UpTo(crate::options::MAX_SYNC_SPIN)
+        );
+        assert!(with(WAL_MAX_SYNC_SPIN_US + 1).is_err());
+        assert!(with(WAL_SYNC_SPIN_AUTO - 1).is_err());
     }
 
     #[test]

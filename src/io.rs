@@ -31,6 +31,10 @@ use crate::error::{Error, Result};
 use crate::fsutil::Fs;
 use crate::options::{AUTO_SPIN_SLOWEST_SYNC, SyncSpin};
 
+/// Shortest yield of `SyncSpin::Auto` when it yields: however fast fdatasyncs are, a
+/// waiter yields long enough to see one end (and the leader's gathering yields too).
+const AUTO_SPIN_SHORTEST: Duration = Duration::from_micros(50);
+
 /// Queued write bytes above which a writer runs the queue itself instead of piling on.
 pub(crate) const MAX_QUEUED_BYTES: usize = 8 << 20;
 /// Writes at least this large start their writeback at once (see `Fs::start_writeback`).
@@ -104,6 +108,15 @@ impl State {
     }
 }
 
+/// A waiter counted in `Io::yielders` while it yields.
+struct Yielding<'a>(&'a Io);
+
+impl Drop for Yielding<'_> {
+    fn drop(&mut self) {
+        self.0.yielders.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Ends a group-commit leader's sync and wakes the worker when dropped: only when the
 /// leader unwinds (otherwise it is forgotten).
 struct EndSyncOnUnwind<'a>(&'a Io);
@@ -174,6 +187,10 @@ pub(crate) struct Io {
     sync_round: AtomicU64,
     /// How a caller waiting for a group commit waits.
     spin: SyncSpin,
+    /// Waiters yielding now, and how many may: more than there are CPUs would only
+    /// take turns on them.
+    yielders: AtomicUsize,
+    max_yielders: usize,
     /// Moving average of group-commit fdatasync times in nanoseconds (0: none yet),
     /// for `SyncSpin::Auto`.
     sync_nanos: AtomicU64,
@@ -198,6 +215,8 @@ impl Io {
             sync_cv: Condvar::new(),
             sync_round: AtomicU64::new(0),
             spin,
+            yielders: AtomicUsize::new(0),
+            max_yielders: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             sync_nanos: AtomicU64::new(0),
             gather_cv: Condvar::new(),
             appending: AtomicUsize::new(0),
@@ -378,7 +397,7 @@ impl Io {
             }
             if s.syncing {
                 let spin = self.spin_limit();
-                if !spin.is_zero() {
+                if let Some(_yielding) = self.begin_yielding(spin) {
                     let round = self.sync_round.load(Ordering::Acquire);
                     drop(s);
                     self.yield_while_syncing(round, spin);
@@ -464,19 +483,35 @@ impl Io {
             SyncSpin::UpTo(d) => d,
             SyncSpin::Auto => {
                 let avg = Duration::from_nanos(self.sync_nanos.load(Ordering::Relaxed));
-                if avg > AUTO_SPIN_SLOWEST_SYNC {
+                if avg.is_zero() || avg > AUTO_SPIN_SLOWEST_SYNC {
                     Duration::ZERO
                 } else {
-                    avg * 2
+                    (avg * 2).max(AUTO_SPIN_SHORTEST)
                 }
             }
         }
     }
 
-    /// Adds a group-commit fdatasync's time to the moving average (weight 1/8, so one
-    /// slow sync does not turn yielding off).
+    /// Lets a waiter yield for `spin` if it is not zero and fewer waiters than CPUs are
+    /// yielding; it counts as one until the guard is dropped.
+    fn begin_yielding(&self, spin: Duration) -> Option<Yielding<'_>> {
+        if spin.is_zero() {
+            return None;
+        }
+        self.yielders
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_yielders).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Yielding(self))
+    }
+
+    /// Adds the time of an fdatasync made by `sync_to` (for callers or a background
+    /// flush) to the moving average `SyncSpin::Auto` follows. Weight 1/8, each time
+    /// counted as at most 4 * `AUTO_SPIN_SLOWEST_SYNC`: one stalled sync cannot turn
+    /// yielding off, a disk that stays slow does within a few.
     fn time_sync(&self, took: Duration) {
-        let took = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let took = took.min(4 * AUTO_SPIN_SLOWEST_SYNC).as_nanos() as u64;
         let old = self.sync_nanos.load(Ordering::Relaxed);
         let new = if old == 0 {
             took
@@ -484,7 +519,7 @@ impl Io {
             old - old / 8 + took / 8
         };
         // Only leaders store, one at a time (under `syncing`); a lost update would only
-        // age the average less.
+        // age the average less. Zero means "none yet".
         self.sync_nanos.store(new.max(1), Ordering::Relaxed);
     }
 
@@ -515,8 +550,8 @@ impl Io {
     pub(crate) fn gather_appends(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         if !self.spin_limit().is_zero() {
-            // While waiters yield, the leader yields too: it sees the last caller arrive
-            // without waiting to be woken (~10 µs per sync on the benchmark VM).
+            // While waiters may yield, the leader yields too: it sees the last caller
+            // arrive without waiting to be woken.
             while Instant::now() < deadline {
                 if self.gathered(&self.state.lock()) {
                     return;
@@ -647,23 +682,28 @@ mod tests {
             Arc::default(),
         );
         let io = Io::new(Arc::new(fs), SyncSpin::Auto);
+        let us = Duration::from_micros;
         // Nothing timed yet: sleep.
         assert_eq!(io.spin_limit(), Duration::ZERO);
-        io.time_sync(Duration::from_micros(200));
-        assert_eq!(io.spin_limit(), Duration::from_micros(400));
-        // One slow sync moves the average by an eighth of the difference...
-        io.time_sync(Duration::from_micros(1000));
-        assert_eq!(io.spin_limit(), Duration::from_micros(600));
-        // ...and a disk that stays slower than AUTO_SPIN_SLOWEST_SYNC turns yielding off.
-        for _ in 0..40 {
+        io.time_sync(us(200));
+        assert_eq!(io.spin_limit(), us(400));
+        // A slower sync moves the average by an eighth of the difference...
+        io.time_sync(us(1000));
+        assert_eq!(io.spin_limit(), us(600));
+        // ...and a stall counts as 4 ms at most: yielding stays on...
+        io.time_sync(Duration::from_secs(1));
+        let avg_ns = 300_000 - 300_000 / 8 + 4_000_000 / 8;
+        assert_eq!(io.spin_limit(), Duration::from_nanos(2 * avg_ns));
+        // ...until the disk stays slower than AUTO_SPIN_SLOWEST_SYNC.
+        for _ in 0..3 {
             io.time_sync(Duration::from_millis(5));
         }
         assert_eq!(io.spin_limit(), Duration::ZERO);
+        // It comes back with fast syncs, and yields at least AUTO_SPIN_SHORTEST.
         for _ in 0..60 {
-            io.time_sync(Duration::from_micros(100));
+            io.time_sync(us(1));
         }
-        assert!(io.spin_limit() > Duration::ZERO);
-        assert!(io.spin_limit() <= 2 * AUTO_SPIN_SLOWEST_SYNC);
+        assert_eq!(io.spin_limit(), AUTO_SPIN_SHORTEST);
 
         let fixed = Io::new(io.fs.clone(), SyncSpin::UpTo(Duration::from_micros(70)));
         fixed.time_sync(Duration::from_millis(5));
@@ -671,6 +711,23 @@ mod tests {
         let off = Io::new(io.fs.clone(), SyncSpin::Off);
         off.time_sync(Duration::from_micros(100));
         assert_eq!(off.spin_limit(), Duration::ZERO);
+    }
+
+    #[test]
+    fn no_more_waiters_yield_at_once_than_allowed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let io = io(tmp.path());
+        let spin = Duration::from_micros(100);
+        assert!(io.begin_yielding(Duration::ZERO).is_none());
+        let most = io.max_yielders;
+        assert!(most >= 2);
+        let mut yielding: Vec<_> = (0..most).map(|_| io.begin_yielding(spin)).collect();
+        assert!(yielding.iter().all(Option::is_some));
+        assert!(io.begin_yielding(spin).is_none(), "one more than {most}");
+        yielding.pop();
+        assert!(io.begin_yielding(spin).is_some());
+        drop(yielding);
+        assert_eq!(io.yielders.load(Ordering::Acquire), 0);
     }
 
     #[test]

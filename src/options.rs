@@ -51,21 +51,27 @@ pub enum Recovery {
 ///
 /// Yielding instead of sleeping lets the next group form as soon as the fdatasync ends:
 /// a sleeping waiter must first be woken by the group's leader (tens of microseconds,
-/// more on an idle virtual CPU), and only then can it log its next entry. While one or
-/// more threads yield, the group's leader also yields while it gathers the callers'
-/// entries. A yielding thread stays runnable, ceding its CPU to any other runnable
-/// thread, so it uses CPU time that would otherwise be idle; under a tight CPU quota
-/// (cgroups) that time counts, and `Off` is the better choice there.
+/// more on an idle virtual CPU), and only then can it log its next entry. Whenever
+/// waiters may yield (the limit below is not zero), the group's leader also yields
+/// while it gathers the callers' entries, and at most twice as many waiters as there
+/// are CPUs yield at once (the others sleep). A yielding thread stays runnable, ceding
+/// its CPU to any other runnable thread, so it uses CPU time that would otherwise be
+/// idle; under a tight CPU quota (cgroups) that time counts, and `Off` is the better
+/// choice there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SyncSpin {
-    /// Yield for up to twice the recent average fdatasync time, then sleep; sleep at once
-    /// while fdatasyncs take more than `AUTO_SPIN_SLOWEST_SYNC` (1 ms) on average, or
-    /// before the first has been timed.
+    /// Yield for up to twice the recent average fdatasync time (at least 50 µs), then
+    /// sleep; sleep at once while fdatasyncs take more than `AUTO_SPIN_SLOWEST_SYNC`
+    /// (1 ms) on average, or before the first has been timed. The average is a moving
+    /// one over every fdatasync of the head segment made for callers or a background
+    /// flush, each counted as at most 4 ms, so one stall does not turn yielding off.
     #[default]
     Auto,
     /// Sleep at once.
     Off,
-    /// Yield for at most this long (at most `MAX_SYNC_SPIN`), then sleep.
+    /// Yield for at most this long (at most `MAX_SYNC_SPIN`), then sleep; `UpTo(0)` is
+    /// `Off`.
     UpTo(Duration),
 }
 
@@ -109,12 +115,13 @@ impl Options {
                 self.segment_size
             )));
         }
-        if let SyncSpin::UpTo(d) = self.sync_spin
-            && d > MAX_SYNC_SPIN
-        {
-            return Err(Error::invalid(format!(
-                "sync_spin UpTo({d:?}) exceeds {MAX_SYNC_SPIN:?}"
-            )));
+        match self.sync_spin {
+            SyncSpin::UpTo(d) if d > MAX_SYNC_SPIN => {
+                return Err(Error::invalid(format!(
+                    "sync_spin UpTo({d:?}) exceeds {MAX_SYNC_SPIN:?}"
+                )));
+            }
+            _ => {}
         }
         if self.flush_interval == Some(Duration::ZERO) {
             return Err(Error::invalid(
