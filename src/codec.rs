@@ -112,21 +112,17 @@ impl<'a> Cursor<'a> {
     fn label(&mut self) -> Option<Label<'a>> {
         let rest = &self.buf[self.pos..];
         // Both lengths under 128 (one-byte varints): nearly every label.
-        if let Some(&name_len) = rest.first()
-            && name_len < 0x80
-        {
-            let name_end = 1 + usize::from(name_len);
-            if let Some(&value_len) = rest.get(name_end)
-                && value_len < 0x80
-            {
-                let end = name_end + 1 + usize::from(value_len);
-                if end <= rest.len() {
-                    self.pos += end;
-                    return Some(Label {
-                        name: &rest[1..name_end],
-                        value: &rest[name_end + 1..end],
-                    });
-                }
+        let name_len = rest.first().map_or(0x80, |&b| usize::from(b));
+        if name_len < 0x80 {
+            let name_end = 1 + name_len;
+            let value_len = rest.get(name_end).map_or(0x80, |&b| usize::from(b));
+            let end = name_end + 1 + value_len;
+            if value_len < 0x80 && end <= rest.len() {
+                self.pos += end;
+                return Some(Label {
+                    name: &rest[1..name_end],
+                    value: &rest[name_end + 1..end],
+                });
             }
         }
         let name = self.uvarint().and_then(|len| self.bytes(len))?;
@@ -229,6 +225,8 @@ pub(crate) fn decode_series<'a>(
 
 /// Most bytes one encoded sample can take: two 10-byte varints and the value.
 const MAX_SAMPLE_LEN: usize = 28;
+/// Most bytes a sample the fast path decodes can take: two 2-byte varints and the value.
+const SHORT_SAMPLE_LEN: usize = 12;
 
 #[inline(always)]
 fn zigzag(x: i64) -> u64 {
@@ -376,8 +374,12 @@ const fn shape_bits(n1: usize, n2: usize) -> (u64, u64) {
 /// offsets are constants.
 ///
 /// # Safety
-/// `end + MAX_SAMPLE_LEN` is within the body `p` points into, and `slot` has room for
-/// every sample that starts before `end` (each takes at least 10 bytes).
+/// `p` and `end` point into one body, with `end + SHORT_SAMPLE_LEN <= ` its end, and
+/// `slot` has room for every sample that starts at or before `end`: with `slot` the
+/// `k`-th slot of an `out` of `(body.len() - 16) / 10` slots, `p` is at least
+/// `16 + 10 * k` bytes into the body (the base, then `k` samples of at least 10 bytes
+/// each), so the last sample that can start at `end` lands at most in slot
+/// `(body.len() - 28) / 10`, within `out`.
 #[inline(always)]
 unsafe fn decode_shape_run<const N1: usize, const N2: usize>(
     mut p: *const u8,
@@ -408,7 +410,7 @@ unsafe fn decode_shape_run<const N1: usize, const N2: usize>(
         let v = u64::from_be_bytes(unsafe { load8(p.add(N1 + N2)) });
         let t = base.1.wrapping_add(d2);
         max = max.max(t);
-        // SAFETY: the caller's contract: this sample starts before `end`.
+        // SAFETY: the caller's contract: this sample starts at or before `end`.
         unsafe {
             slot.write(Sample {
                 series_ref: base.0.wrapping_add(d1) as u64,
@@ -423,8 +425,8 @@ unsafe fn decode_shape_run<const N1: usize, const N2: usize>(
 }
 
 /// Decodes samples with short deltas (one or two bytes each) into `out[n..]` from
-/// `body[pos..]` for as long as a whole longest sample fits in the rest of the body;
-/// returns where it stopped (`n`, `pos`).
+/// `body[pos..]` for as long as such a sample, however long, fits in the rest of the
+/// body; returns where it stopped (`n`, `pos`).
 ///
 /// Every sample takes at least 10 bytes, and `pos >= 16 + 10 * n` on entry (the base,
 /// then `n` samples); `out` has room for `(body.len() - 16) / 10` samples.
@@ -437,7 +439,7 @@ fn decode_short_run(
     base: (i64, i64),
     max_t: &mut i64,
 ) -> (usize, usize) {
-    let fast_end = body.len().saturating_sub(MAX_SAMPLE_LEN);
+    let fast_end = body.len().saturating_sub(SHORT_SAMPLE_LEN);
     if pos > fast_end || pos < 16 + 10 * n || out.len() < body.len().saturating_sub(16) / 10 {
         return (n, pos);
     }
@@ -449,9 +451,11 @@ fn decode_short_run(
     // SAFETY: `fast_end <= body.len()`.
     let end = unsafe { start.add(fast_end) };
     while p <= end {
-        // SAFETY (the load and the runs): `p <= end`, so `p + MAX_SAMPLE_LEN` is within
-        // the body; every sample takes at least 10 bytes, so the `(body.len() - 16) / 10`
-        // slots of `out` hold every one that starts before `end`.
+        // SAFETY (the load and the runs): `p <= end`, so `p + SHORT_SAMPLE_LEN` (more
+        // than the 8 bytes loaded here) is within the body; `p >= start + 16 + 10 * k`
+        // for slot `k` (checked on entry, and each sample moves `p` by at least 10 and
+        // `slot` by one) and `out` has `(body.len() - 16) / 10` slots (checked on entry),
+        // as `decode_shape_run` requires.
         let w = u64::from_le_bytes(unsafe { load8(p) });
         let shape = |n1, n2| {
             let (mask, want) = shape_bits(n1, n2);
@@ -694,11 +698,19 @@ mod tests {
         ];
         let mut body = Vec::new();
         encode_series(&mut body, &series);
+        let (mut full_spans, mut full) = (Vec::new(), Vec::new());
+        decode_series(&body, &mut full_spans, &mut full).unwrap();
+        let first_len = full_spans[0].len;
         let step = if cfg!(miri) { 61 } else { 1 };
         for cut in (0..body.len()).step_by(step) {
             let (mut spans, mut got) = (Vec::new(), Vec::new());
             if decode_series(&body[..cut], &mut spans, &mut got).is_ok() {
-                assert!(spans.len() < 2, "cut at {cut}");
+                // Only a cut between the two series decodes: to the first, whole.
+                match spans.len() {
+                    0 => assert_eq!(cut, 0),
+                    1 => assert_eq!(got, full[..first_len], "cut at {cut}"),
+                    n => panic!("{n} series from a cut at {cut}"),
+                }
             }
         }
     }

@@ -16,8 +16,9 @@ use crate::record::{Label, Sample, Series, Tombstone};
 use crate::segment;
 use crate::wal::Wal;
 
-/// `data[0]` picks a body codec, the rest is the body. Decoding never panics, and what
-/// decodes re-encodes to bytes that decode to the same records.
+/// `data[0]` picks a body codec, the rest is the body. Decoding never panics, agrees
+/// with a plain byte-by-byte decoder (the reference below) on what decodes and to what,
+/// and what decodes re-encodes to bytes that decode to the same records.
 pub fn decode_body(data: &[u8]) {
     let Some((&kind, body)) = data.split_first() else {
         return;
@@ -25,8 +26,16 @@ pub fn decode_body(data: &[u8]) {
     match kind % 3 {
         0 => {
             let (mut spans, mut labels) = (Vec::<SeriesSpan>::new(), Vec::<Label<'_>>::new());
-            if codec::decode_series(body, &mut spans, &mut labels).is_err() {
+            let decoded = codec::decode_series(body, &mut spans, &mut labels);
+            let reference = reference::series(body);
+            assert_eq!(decoded.is_ok(), reference.is_some(), "series: {decoded:?}");
+            let Some(reference) = reference else {
                 return;
+            };
+            assert_eq!(spans.len(), reference.len());
+            for (span, (series_ref, want)) in spans.iter().zip(&reference) {
+                assert_eq!(span.series_ref, *series_ref);
+                assert_eq!(&labels[span.start..span.start + span.len], &want[..]);
             }
             let series: Vec<Series<'_>> = spans
                 .iter()
@@ -43,12 +52,29 @@ pub fn decode_body(data: &[u8]) {
             assert_eq!(spans.len(), spans2.len());
         }
         1 => {
-            let mut slots = Vec::new();
-            let Ok((n, max_t)) = codec::decode_samples_into(body, &mut slots, 0) else {
+            // Into a reused buffer, after a sample already there, as replays do.
+            let keep = Sample {
+                series_ref: 7,
+                t: 7,
+                v: 7.0,
+            };
+            let mut slots = vec![keep; 3];
+            let decoded = codec::decode_samples_into(body, &mut slots, 1);
+            let reference = reference::samples(body);
+            assert_eq!(decoded.is_ok(), reference.is_some(), "samples: {decoded:?}");
+            let (Ok((n, max_t)), Some((want, want_max_t))) = (decoded, reference) else {
                 return;
             };
-            let samples = &slots[..n];
-            assert_eq!(max_t, samples.iter().map(|s| s.t).max().unwrap_or(i64::MIN));
+            assert_eq!(slots[0].t, keep.t, "the slot before `at` is left alone");
+            let samples = &slots[1..1 + n];
+            assert_eq!(n, want.len());
+            assert_eq!(max_t, want_max_t);
+            for (a, b) in samples.iter().zip(&want) {
+                assert_eq!(
+                    (a.series_ref, a.t, a.v.to_bits()),
+                    (b.series_ref, b.t, b.v.to_bits())
+                );
+            }
             let mut again = Vec::new();
             assert_eq!(codec::encode_samples(&mut again, samples), max_t);
             let mut slots2 = Vec::new();
@@ -185,5 +211,93 @@ pub fn open_read(data: &[u8]) {
         let wal = open(&scratch.0, recovery).expect("reopen");
         assert_eq!(dump_all(&wal).expect("a read after reopen").0, want);
         wal.close().expect("close after reopen");
+    }
+}
+
+/// Plain decoders of the format, one byte at a time, as the Go reference reads it: what
+/// the optimised codecs must agree with.
+mod reference {
+    use crate::record::{Label, Sample};
+
+    /// Go's `binary.Uvarint`: at most 10 bytes, the 10th at most 1.
+    fn uvarint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+        let mut x = 0u64;
+        for i in 0..10 {
+            let b = *buf.get(*pos + i)?;
+            if b < 0x80 {
+                if i == 9 && b > 1 {
+                    return None;
+                }
+                *pos += i + 1;
+                return Some(x | u64::from(b) << (7 * i));
+            }
+            x |= u64::from(b & 0x7f) << (7 * i);
+        }
+        None
+    }
+
+    fn varint(buf: &[u8], pos: &mut usize) -> Option<i64> {
+        let u = uvarint(buf, pos)?;
+        Some((u >> 1) as i64 ^ -((u & 1) as i64))
+    }
+
+    fn be64(buf: &[u8], pos: &mut usize) -> Option<u64> {
+        let bytes = buf.get(*pos..*pos + 8)?;
+        *pos += 8;
+        Some(u64::from_be_bytes(bytes.try_into().ok()?))
+    }
+
+    fn bytes<'a>(buf: &'a [u8], pos: &mut usize, n: u64) -> Option<&'a [u8]> {
+        let n = usize::try_from(n).ok()?;
+        let b = buf.get(*pos..pos.checked_add(n)?)?;
+        *pos += n;
+        Some(b)
+    }
+
+    /// Series and their labels, sorted by name (stably).
+    #[allow(clippy::type_complexity)]
+    pub(super) fn series(body: &[u8]) -> Option<Vec<(u64, Vec<Label<'_>>)>> {
+        let mut pos = 0;
+        let mut out = Vec::new();
+        while pos < body.len() {
+            let series_ref = be64(body, &mut pos)?;
+            let n = uvarint(body, &mut pos)?;
+            let mut labels = Vec::new();
+            for _ in 0..n {
+                let len = uvarint(body, &mut pos)?;
+                let name = bytes(body, &mut pos, len)?;
+                let len = uvarint(body, &mut pos)?;
+                let value = bytes(body, &mut pos, len)?;
+                labels.push(Label { name, value });
+            }
+            labels.sort_by(|a, b| a.name.cmp(b.name));
+            out.push((series_ref, labels));
+        }
+        Some(out)
+    }
+
+    /// Samples and the highest timestamp (`i64::MIN` for an empty body).
+    pub(super) fn samples(body: &[u8]) -> Option<(Vec<Sample>, i64)> {
+        let mut out = Vec::new();
+        let mut max_t = i64::MIN;
+        if body.is_empty() {
+            return Some((out, max_t));
+        }
+        let mut pos = 0;
+        let base_ref = be64(body, &mut pos)? as i64;
+        let base_t = be64(body, &mut pos)? as i64;
+        while pos < body.len() {
+            let dref = varint(body, &mut pos)?;
+            let dt = varint(body, &mut pos)?;
+            let v = be64(body, &mut pos)?;
+            let t = base_t.wrapping_add(dt);
+            max_t = max_t.max(t);
+            out.push(Sample {
+                series_ref: base_ref.wrapping_add(dref) as u64,
+                t,
+                v: f64::from_bits(v),
+            });
+        }
+        Some((out, max_t))
     }
 }

@@ -72,6 +72,9 @@ pub(crate) struct Damage {
     pub reason: String,
 }
 
+/// Most labels a series entry's decoding reserves room for up front (32 bytes each).
+const MAX_LABELS_RESERVED: usize = 8192;
+
 /// Decodes entries and hands them to the visitor, reusing its arrays between entries.
 #[derive(Default)]
 struct Decoder {
@@ -96,9 +99,10 @@ impl Decoder {
         let flow = match entry_type {
             EntryType::Series => {
                 self.spans.clear();
-                // Labels take ~20 bytes each in typical bodies: one allocation, no
-                // regrowing.
-                let mut labels: Vec<Label<'_>> = Vec::with_capacity(body.len() / 16);
+                // Labels take ~20 bytes each in typical bodies: usually one allocation,
+                // capped so that long labels cannot make it much larger than needed.
+                let mut labels: Vec<Label<'_>> =
+                    Vec::with_capacity((body.len() / 16).min(MAX_LABELS_RESERVED));
                 codec::decode_series(body, &mut self.spans, &mut labels).map_err(undecodable)?;
                 let series: Vec<Series<'_>> = self
                     .spans
