@@ -498,12 +498,17 @@ impl Io {
         if spin.is_zero() {
             return None;
         }
-        self.yielders
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_yielders).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Yielding(self))
+        let mut n = self.yielders.load(Ordering::Acquire);
+        while n < self.max_yielders {
+            match self
+                .yielders
+                .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(Yielding(self)),
+                Err(now) => n = now,
+            }
+        }
+        None
     }
 
     /// Adds the time of an fdatasync made by `sync_to` (for callers or a background
