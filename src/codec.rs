@@ -776,18 +776,22 @@ mod tests {
         }
     }
 
+    /// A reproducible stream of pseudo-random numbers (xorshift64) from `seed`.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     #[test]
     fn samples_round_trip_in_runs_of_every_short_shape() {
         // Runs of samples whose two deltas take 1 or 2 bytes each (the four shapes the
         // fast path decodes with constant offsets), switching shape after runs of
         // random length, sometimes through a sample with a 3-byte delta.
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1Du64);
         let (base_ref, base_t) = (1_000_000i64, 1_700_000_000_000i64);
         // A delta whose zigzag varint takes `width` bytes, of either sign.
         let delta = |width: u64, r: u64| -> i64 {
@@ -846,13 +850,7 @@ mod tests {
     fn samples_round_trip_for_deltas_of_every_width() {
         // Deltas from 0 to the full 64-bit range exercise both the short-delta fast path
         // and the general varint path, at every position within a body.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15u64);
         // Fewer rounds under Miri, which interprets every instruction.
         for round in 0..if cfg!(miri) { 3 } else { 200 } {
             let n = 1 + (next() % 50) as usize;

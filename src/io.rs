@@ -187,8 +187,8 @@ pub(crate) struct Io {
     sync_round: AtomicU64,
     /// How a caller waiting for a group commit waits.
     spin: SyncSpin,
-    /// Waiters yielding now, and how many may: more than there are CPUs would only
-    /// take turns on them.
+    /// Waiters yielding now, and how many may (twice the CPUs: many more would only
+    /// take turns on them).
     yielders: AtomicUsize,
     max_yielders: usize,
     /// Moving average of group-commit fdatasync times in nanoseconds (0: none yet),
@@ -492,8 +492,8 @@ impl Io {
         }
     }
 
-    /// Lets a waiter yield for `spin` if it is not zero and fewer waiters than CPUs are
-    /// yielding; it counts as one until the guard is dropped.
+    /// Lets a waiter yield for `spin` if it is not zero and fewer than `max_yielders`
+    /// are yielding; it counts as one until the guard is dropped.
     fn begin_yielding(&self, spin: Duration) -> Option<Yielding<'_>> {
         if spin.is_zero() {
             return None;
@@ -648,16 +648,16 @@ mod tests {
     }
 
     fn io_with(dir: &std::path::Path, faults: Arc<Faults>) -> Arc<Io> {
-        let fs = Fs::new(dir.to_path_buf(), File::open(dir).unwrap(), faults);
-        Arc::new(Io::new(Arc::new(fs), SyncSpin::Off))
+        Arc::new(Io::new(fs_with(dir, faults), SyncSpin::Off))
     }
 
-    #[test]
-    fn a_write_abandoned_by_a_panic_fails_the_handle() {
-        let tmp = tempfile::tempdir().unwrap();
-        let faults = Arc::new(Faults::default());
-        let io = io_with(tmp.path(), faults.clone());
-        let path = tmp.path().join("000001");
+    fn fs_with(dir: &std::path::Path, faults: Arc<Faults>) -> Arc<Fs> {
+        Arc::new(Fs::new(dir.to_path_buf(), File::open(dir).unwrap(), faults))
+    }
+
+    /// A new, empty segment file `000001` in `dir`.
+    fn segment(dir: &std::path::Path) -> Arc<SegFile> {
+        let path = dir.join("000001");
         let file = File::options()
             .create(true)
             .truncate(true)
@@ -665,7 +665,15 @@ mod tests {
             .write(true)
             .open(&path)
             .unwrap();
-        let seg = Arc::new(SegFile { file, path });
+        Arc::new(SegFile { file, path })
+    }
+
+    #[test]
+    fn a_write_abandoned_by_a_panic_fails_the_handle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let faults = Arc::new(Faults::default());
+        let io = io_with(tmp.path(), faults.clone());
+        let seg = segment(tmp.path());
         io.submit_write(seg.clone(), 0, vec![1; 10], 10);
         faults.panic_on(crate::FaultOp::Write);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| io.run_pending()));
@@ -681,12 +689,7 @@ mod tests {
     #[test]
     fn auto_spin_follows_the_timed_fdatasyncs() {
         let tmp = tempfile::tempdir().unwrap();
-        let fs = Fs::new(
-            tmp.path().to_path_buf(),
-            File::open(tmp.path()).unwrap(),
-            Arc::default(),
-        );
-        let io = Io::new(Arc::new(fs), SyncSpin::Auto);
+        let io = Io::new(fs_with(tmp.path(), Arc::default()), SyncSpin::Auto);
         let us = Duration::from_micros;
         // Nothing timed yet: sleep.
         assert_eq!(io.spin_limit(), Duration::ZERO);
@@ -739,15 +742,7 @@ mod tests {
     fn a_group_commit_times_its_fdatasync() {
         let tmp = tempfile::tempdir().unwrap();
         let io = io(tmp.path());
-        let path = tmp.path().join("000001");
-        let file = File::options()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let seg = Arc::new(SegFile { file, path });
+        let seg = segment(tmp.path());
         io.submit_write(seg, 0, vec![1; 10], 10);
         assert_eq!(io.sync_nanos.load(Ordering::Relaxed), 0);
         io.sync_to(10, &|| {}).unwrap();
