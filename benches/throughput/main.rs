@@ -6,6 +6,8 @@
 //! this binary re-executed with `--child ...` for the Rust API, the C program for the C
 //! ABI. A child reports `key value` lines on stdout, including its own peak RSS. The
 //! driver repeats each phase `--runs` times, prints a table (stdout) and writes JSON.
+//! If its self-checks fail (the Rust and C writers' segment files differ, the replays
+//! disagree, or a replay loses series or samples), it then exits non-zero, saying which.
 //!
 //! Modules: `workload` (the generator, mirrored in `bench.c`), `child` (the phases through
 //! the Rust API), `sys` (/proc, statvfs, segment files), `report` (median/min/max, JSON,
@@ -24,6 +26,7 @@ mod workload;
 
 use std::ffi::OsString;
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
@@ -348,6 +351,9 @@ struct Main {
     checksums_equal: bool,
     /// Every replay delivered every series and every sample of the workload.
     totals_complete: bool,
+    /// What made one of the three checks above fail, one line each: the bench exits
+    /// non-zero after its report if there is any.
+    failed_checks: Vec<String>,
 }
 
 /// The durable writes of one mode, with 1 and with `Config::durable_threads` threads.
@@ -527,6 +533,11 @@ impl Bench {
                 let same = sys::same_segments(&rust_dir, &c_dir)
                     .map_err(|e| format!("comparing the Rust and C WALs: {e}"))?;
                 m.wal_identical = Some(same);
+                if !same {
+                    m.failed_checks.push(
+                        "run 1: the Rust and C writers produced different segment files".into(),
+                    );
+                }
             }
             self.remove(&c_dir)?;
 
@@ -540,12 +551,34 @@ impl Bench {
             let mut rust_run = self.replay(Api::Rust, &rust_dir, seg, Some(mint))?;
             m.truncate.push(split_truncate(&mut rust_run));
             let keys = ["series", "label_bytes", "samples", "value_sum", "max_t"];
-            for other in [&c_run, &cold_run] {
-                m.checksums_equal &= keys.iter().all(|k| other.get(*k) == rust_run.get(*k));
+            for (name, other) in [("C", &c_run), ("Rust from disk", &cold_run)] {
+                for k in keys
+                    .into_iter()
+                    .filter(|k| other.get(*k) != rust_run.get(*k))
+                {
+                    m.checksums_equal = false;
+                    m.failed_checks.push(format!(
+                        "run {i}: the replays disagree on {k}: {} ({name}) vs {} (Rust)",
+                        get(other, k),
+                        get(&rust_run, k),
+                    ));
+                }
             }
-            for r in [&c_run, &cold_run, &rust_run] {
-                m.totals_complete &= get(r, "series") == series as f64
-                    && get(r, "samples") == (series * rounds) as f64;
+            let (want_series, want_samples) = (series as f64, (series * rounds) as f64);
+            for (name, r) in [
+                ("C", &c_run),
+                ("Rust from disk", &cold_run),
+                ("Rust", &rust_run),
+            ] {
+                let (got_series, got_samples) = (get(r, "series"), get(r, "samples"));
+                if got_series != want_series || got_samples != want_samples {
+                    m.totals_complete = false;
+                    m.failed_checks.push(format!(
+                        "run {i}: the {name} replay delivered {got_series} series and \
+                         {got_samples} samples, the workload has {want_series} and \
+                         {want_samples}"
+                    ));
+                }
             }
             m.replay_c.push(c_run);
             m.replay_cold.push(cold_run);
@@ -711,6 +744,18 @@ fn run(args: &Args) -> Result<(), String> {
         .progress
         .say(format!("done; JSON in {}", json_path.display()));
     print!("{text}");
+    // The report is out (with the failed checks in it): now make CI notice them.
+    if !main.failed_checks.is_empty() {
+        std::io::stdout()
+            .flush()
+            .map_err(|e| format!("stdout: {e}"))?;
+        return Err(format!(
+            "{} self-check(s) failed (a bench bug; the numbers are in {}):\n  {}",
+            main.failed_checks.len(),
+            json_path.display(),
+            main.failed_checks.join("\n  ")
+        ));
+    }
     Ok(())
 }
 
