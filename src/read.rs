@@ -476,6 +476,8 @@ mod tests {
     /// fixture (the two-thread way is what the other tests exercise).
     #[test]
     fn one_thread_reads_like_two() {
+        // All the cases of tests/fixtures/prometheus-v1 (CASES in tests/common/mod.rs).
+        const CASES: usize = 19;
         let root =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prometheus-v1");
         let mut cases = 0;
@@ -506,6 +508,6 @@ mod tests {
             }
             cases += 1;
         }
-        assert!(cases > 10);
+        assert_eq!(cases, CASES, "expected {CASES} fixture cases in {root:?}");
     }
 }

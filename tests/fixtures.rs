@@ -12,28 +12,36 @@ fn open(dir: &std::path::Path) -> Wal {
     Wal::open(dir, Options::default()).expect("open fixture copy")
 }
 
-/// Runs `check` on every case, reporting all failures together.
-fn for_each_case(filter: impl Fn(&str) -> bool, check: impl Fn(&str) -> Result<(), String>) {
+/// Runs `check` on every case `filter` lets through, reporting all failures together,
+/// then checks that was `expected` cases (`what` names them).
+fn for_each_case(
+    (expected, what): (usize, &str),
+    filter: impl Fn(&str) -> bool,
+    check: impl Fn(&str) -> Result<(), String>,
+) {
     let mut failures = Vec::new();
-    let mut ran = 0;
-    for case in cases().iter().filter(|c| filter(c)) {
-        ran += 1;
-        if let Err(e) = check(case) {
+    let mut ran = Vec::new();
+    for case in cases().into_iter().filter(|c| filter(c)) {
+        if let Err(e) = check(&case) {
             failures.push(format!("{case}: {e}"));
         }
+        ran.push(case);
     }
-    assert!(ran > 0, "no fixture cases found");
     assert!(
         failures.is_empty(),
         "{} case(s) failed:\n{}",
         failures.len(),
         failures.join("\n")
     );
+    assert_ran(&ran, expected, what);
 }
+
+const ALL: (usize, &str) = (CASES, "fixture cases (CASES)");
 
 #[test]
 fn reading_every_case_gives_the_expected_dump_and_files() {
     for_each_case(
+        ALL,
         |_| true,
         |case| {
             let src = fixtures_dir().join(case);
@@ -79,6 +87,7 @@ fn want_text(src: &std::path::Path) -> String {
 #[test]
 fn running_each_workload_writes_the_reference_bytes() {
     for_each_case(
+        (WORKLOAD_CASES, "cases with a workload.ops (WORKLOAD_CASES)"),
         |c| fixtures_dir().join(c).join("workload.ops").exists(),
         |case| {
             let src = fixtures_dir().join(case);
@@ -121,6 +130,7 @@ fn running_each_workload_writes_the_reference_bytes() {
 #[test]
 fn after_repair_new_writes_follow_the_kept_entries() {
     for_each_case(
+        ALL,
         |_| true,
         |case| {
             let src = fixtures_dir().join(case);

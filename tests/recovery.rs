@@ -32,6 +32,9 @@ fn blocks(dump: &str) -> Vec<String> {
     out
 }
 
+/// What `assert_ran` says a loop over `corrupt_cases` was to run.
+const CORRUPT: &str = "corrupt-* fixture cases (CORRUPT_CASES)";
+
 fn corrupt_cases() -> Vec<String> {
     cases()
         .into_iter()
@@ -85,7 +88,9 @@ fn salvage_loses_only_the_flipped_entry() {
 #[test]
 fn salvage_keeps_at_least_what_truncate_keeps_on_every_corrupt_case() {
     let full = full_log();
+    let mut ran = Vec::new();
     for case in corrupt_cases() {
+        ran.push(case.clone());
         let tmp = tempfile::tempdir().unwrap();
         copy_case(&case, tmp.path());
         let wal = Wal::open(tmp.path(), opts(Recovery::Salvage)).unwrap();
@@ -114,6 +119,7 @@ fn salvage_keeps_at_least_what_truncate_keeps_on_every_corrupt_case() {
         .unwrap();
         wal.close().unwrap();
     }
+    assert_ran(&ran, CORRUPT_CASES, CORRUPT);
 }
 
 /// Every file of `dir` with its content, by name.
@@ -132,7 +138,9 @@ fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn fail_reports_damage_and_changes_nothing() {
+    let mut ran = Vec::new();
     for case in corrupt_cases() {
+        ran.push(case.clone());
         let tmp = tempfile::tempdir().unwrap();
         copy_case(&case, tmp.path());
         let before = files_of(tmp.path());
@@ -158,6 +166,7 @@ fn fail_reports_damage_and_changes_nothing() {
             "{case}: the directory changed"
         );
     }
+    assert_ran(&ran, CORRUPT_CASES, CORRUPT);
 }
 
 /// A segment of `n` samples entries (one sample each), returning its bytes and the

@@ -15,6 +15,24 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prometheus-v1")
 }
 
+/// How many fixture cases there are: all of them, the damaged logs (`corrupt-*`), and
+/// those with a `workload.ops`. The loops over them check they ran exactly this many, so a
+/// lost fixture fails them instead of leaving them less to check.
+pub const CASES: usize = 19;
+pub const CORRUPT_CASES: usize = 11;
+pub const WORKLOAD_CASES: usize = 8;
+
+/// Panics unless a loop over fixture cases ran exactly `expected` of them; `what` names
+/// the cases it was to run and their constant.
+pub fn assert_ran(ran: &[String], expected: usize, what: &str) {
+    assert_eq!(
+        ran.len(),
+        expected,
+        "expected {expected} {what}, ran {}: {ran:?}",
+        ran.len()
+    );
+}
+
 /// Names of all fixture cases.
 pub fn cases() -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(fixtures_dir())
