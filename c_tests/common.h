@@ -53,6 +53,7 @@ static inline const char *status_name(wal_status s)
     case WAL_ERR_LOCKED: return "WAL_ERR_LOCKED";
     case WAL_ERR_ABORTED: return "WAL_ERR_ABORTED";
     case WAL_ERR_PANIC: return "WAL_ERR_PANIC";
+    case WAL_ERR_FORMAT: return "WAL_ERR_FORMAT";
     default: return "(not a wal_status)";
     }
 }

@@ -36,8 +36,8 @@ static void write_small_log(const char *dir)
 
 static void test_status_strings(void)
 {
-    const char *names[8];
-    for (uint32_t s = 0; s < 8; s++) {
+    const char *names[9];
+    for (uint32_t s = 0; s < 9; s++) {
         names[s] = wal_status_str(s);
         CHECKF(names[s] != NULL && names[s][0] != '\0', "wal_status_str(%" PRIu32 ")", s);
         CHECKF(strcmp(names[s], "unknown status") != 0, "wal_status_str(%" PRIu32 ")", s);
@@ -47,7 +47,8 @@ static void test_status_strings(void)
     }
     /* WAL_ERR_PANIC cannot be caused from C (Rust unit tests cover it); it has a name. */
     CHECK(wal_status_str(WAL_ERR_PANIC) == names[7]);
-    CHECK(strcmp(wal_status_str(8), "unknown status") == 0);
+    CHECK(wal_status_str(WAL_ERR_FORMAT) == names[8]);
+    CHECK(strcmp(wal_status_str(9), "unknown status") == 0);
     CHECK(strcmp(wal_status_str(1000), "unknown status") == 0);
     CHECK(strcmp(wal_status_str(UINT32_MAX), "unknown status") == 0);
 }

@@ -71,6 +71,13 @@ enum wal_status
    * An internal bug was caught at the boundary; the handle is unusable (close it).
    */
   WAL_ERR_PANIC = 7,
+  /**
+   * The directory is not a SegmentWAL (segment-named files, none with a SegmentWAL
+   * header, some holding data: a Prometheus 2.3+ WAL, say), or holds segment names it
+   * cannot use (a directory or other non-regular file, two files with one sequence
+   * number). The message says what was found; nothing was changed.
+   */
+  WAL_ERR_FORMAT = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -117,12 +124,15 @@ enum wal_recovery_mode
  {
   /**
    * Default, the reference's repair: keep every entry before the first damaged one,
-   * cut its segment there and delete every later segment.
+   * cut its segment there and take every later segment out of the log (into
+   * quarantine, see `wal_options.quarantine`). Zeros followed by data end their
+   * segment, as in the reference.
    */
   WAL_RECOVERY_TRUNCATE = 0,
   /**
    * Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
-   * valid entry, keep later segments, rewrite each damaged segment without its damage.
+   * valid entry, keep later segments, rewrite each damaged segment without its damage
+   * (the original goes to quarantine).
    */
   WAL_RECOVERY_SALVAGE = 1,
   /**
@@ -179,6 +189,22 @@ typedef struct wal_options {
    * a tight CPU quota, use 0.
    */
   uint32_t sync_spin_us;
+  /**
+   * 1: open for reading only. The directory is not created and not locked (it works
+   * while a writer, in this or another process, holds it), and nothing in it is
+   * created, written, repaired, moved or deleted: `wal_read` delivers what the
+   * recovery mode would keep and counts the damage in `wal_stats`; `wal_log_*`,
+   * `wal_truncate` and `wal_sync` return `WAL_ERR_STATE`. 0 (default): read-write.
+   */
+  uint32_t read_only;
+  /**
+   * 1 (default): what a repair takes out of the log (segments after damage, a
+   * damaged segment's cut-off tail, the original of a rewritten segment) is moved
+   * into the folder `quarantine/` of the WAL directory, one sub-folder per repair
+   * with a `note.txt` saying when, where, why and what. 0: it is deleted, as the
+   * reference does.
+   */
+  uint32_t quarantine;
 } wal_options;
 
 /**
@@ -311,7 +337,9 @@ typedef struct wal_stats_t {
    */
   uint64_t fsync_time_ns;
   /**
-   * Damaged regions found by reads and at open (invalid segment headers).
+   * Damaged regions found by reads and at open (invalid segment headers), whether
+   * repaired, reported (`WAL_RECOVERY_FAIL`, read-only handles) or read past (holes,
+   * with `WAL_RECOVERY_TRUNCATE`).
    */
   uint64_t corruptions;
   /**
@@ -329,6 +357,15 @@ typedef struct wal_stats_t {
    * entry if larger; a lagging disk makes logging calls wait instead).
    */
   uint64_t write_backlog_peak;
+  /**
+   * Segment files repairs moved into quarantine (taken out whole, or the originals of
+   * segments rewritten without their damage).
+   */
+  uint64_t quarantined_segments;
+  /**
+   * Bytes repairs moved or copied into quarantine.
+   */
+  uint64_t quarantined_bytes;
 } wal_stats_t;
 
 #ifdef __cplusplus
@@ -337,8 +374,8 @@ extern "C" {
 
 /**
  * Fills `opts` with the defaults: 256 MiB segments, no background flush,
- * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`. Does nothing if `opts`
- * is NULL.
+ * `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`, read-write, with
+ * quarantine. Does nothing if `opts` is NULL.
  *
  * # Safety
  * `opts` must be NULL or point to writable memory for a `wal_options`.
@@ -347,13 +384,17 @@ void wal_options_init(struct wal_options *opts);
 
 /**
  * Opens the WAL in directory `dir` (created if missing) and stores the handle in
- * `*out`. `opts` may be NULL for the defaults. Segments with an invalid header are
- * handled by `opts->recovery`: deleted together with every later segment (TRUNCATE),
+ * `*out`. `opts` may be NULL for the defaults. A directory that is not a SegmentWAL (a
+ * Prometheus 2.3+ WAL, say) or holds unusable segment names gets `WAL_ERR_FORMAT`,
+ * before anything in it is changed. Segments with an invalid header are handled by
+ * `opts->recovery`: taken out of the log together with every later segment (TRUNCATE),
  * rewritten from their first valid entry (SALVAGE), or reported as
- * `WAL_ERR_CORRUPTION` (FAIL). If segments remain, `wal_read` must complete once before
- * writes and truncation are accepted. Takes an exclusive lock on
- * the directory: a second open, in this or another process, gets `WAL_ERR_LOCKED`.
- * On failure `*out` is set to NULL.
+ * `WAL_ERR_CORRUPTION` (FAIL); what is taken out goes to quarantine (see
+ * `wal_options.quarantine`). If segments remain, `wal_read` must complete once before
+ * writes and truncation are accepted. Takes an exclusive lock on the directory: a
+ * second open, in this or another process, gets `WAL_ERR_LOCKED`. With
+ * `opts->read_only`, nothing is created, locked or changed (see there). On failure
+ * `*out` is set to NULL.
  *
  * # Safety
  * `dir` must be NULL or a NUL-terminated string; `opts` NULL or a valid `wal_options`;
@@ -367,9 +408,12 @@ wal_status wal_open(const char *dir, const struct wal_options *opts, struct wal_
  * Labels arrive sorted by name. A NULL callback skips that type (entries are still
  * checked). A non-zero return stops the read with `WAL_ERR_ABORTED`. Damage is handled
  * by the handle's recovery mode: repaired, and the read returns `WAL_OK` (TRUNCATE:
- * the damaged segment is cut before the bad entry and later segments are deleted;
- * SALVAGE: only the damaged bytes are dropped), or reported as `WAL_ERR_CORRUPTION`
- * with segment and offset, changing nothing (FAIL). Callbacks must not call into the same
+ * the damaged segment is cut before the bad entry and later segments are taken out;
+ * SALVAGE: only the damaged bytes are dropped; what is taken out goes to quarantine),
+ * or reported as `WAL_ERR_CORRUPTION` with segment and offset, changing nothing (FAIL).
+ * On a read-only handle the read lists the directory afresh, delivers what the mode
+ * would keep, counts the damage in `wal_stats` and changes nothing; an entry still
+ * being written at the end of the newest segment ends the read there, as no damage. Callbacks must not call into the same
  * handle (`WAL_ERR_STATE`); writers on other threads wait until the read returns, so a
  * callback must not wait for another thread that logs to this handle (a deadlock).
  * Callbacks must return normally: a C++ exception or a `longjmp` out of one leaves the

@@ -51,6 +51,17 @@ pub enum Error {
     /// A read callback asked to stop.
     #[error("read aborted by a callback")]
     Aborted,
+
+    /// The directory is not a WAL this library can use: it holds segment-named files but
+    /// none is a SegmentWAL segment (a Prometheus 2.3+ WAL, say), or segment names it
+    /// cannot use (a directory, two files with one sequence number). Nothing was changed.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The directory or file at fault.
+        path: PathBuf,
+        /// What was found, and what to do about it.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -68,6 +79,13 @@ impl Error {
 
     pub(crate) fn state(msg: impl Into<String>) -> Self {
         Error::State(msg.into())
+    }
+
+    pub(crate) fn format(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.as_ref().to_path_buf(),
+            reason: reason.into(),
+        }
     }
 }
 

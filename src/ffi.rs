@@ -48,6 +48,11 @@ pub enum wal_status {
     WAL_ERR_ABORTED = 6,
     /// An internal bug was caught at the boundary; the handle is unusable (close it).
     WAL_ERR_PANIC = 7,
+    /// The directory is not a SegmentWAL (segment-named files, none with a SegmentWAL
+    /// header, some holding data: a Prometheus 2.3+ WAL, say), or holds segment names it
+    /// cannot use (a directory or other non-regular file, two files with one sequence
+    /// number). The message says what was found; nothing was changed.
+    WAL_ERR_FORMAT = 8,
 }
 
 use wal_status::*;
@@ -81,10 +86,13 @@ pub struct wal_sync_mode_arg(pub u32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum wal_recovery_mode {
     /// Default, the reference's repair: keep every entry before the first damaged one,
-    /// cut its segment there and delete every later segment.
+    /// cut its segment there and take every later segment out of the log (into
+    /// quarantine, see `wal_options.quarantine`). Zeros followed by data end their
+    /// segment, as in the reference.
     WAL_RECOVERY_TRUNCATE = 0,
     /// Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
-    /// valid entry, keep later segments, rewrite each damaged segment without its damage.
+    /// valid entry, keep later segments, rewrite each damaged segment without its damage
+    /// (the original goes to quarantine).
     WAL_RECOVERY_SALVAGE = 1,
     /// Report the first damage as `WAL_ERR_CORRUPTION` with segment and offset, and
     /// change nothing.
@@ -121,6 +129,18 @@ pub struct wal_options {
     /// but keeps the waiting threads runnable, ceding the CPU to any other thread; under
     /// a tight CPU quota, use 0.
     pub sync_spin_us: u32,
+    /// 1: open for reading only. The directory is not created and not locked (it works
+    /// while a writer, in this or another process, holds it), and nothing in it is
+    /// created, written, repaired, moved or deleted: `wal_read` delivers what the
+    /// recovery mode would keep and counts the damage in `wal_stats`; `wal_log_*`,
+    /// `wal_truncate` and `wal_sync` return `WAL_ERR_STATE`. 0 (default): read-write.
+    pub read_only: u32,
+    /// 1 (default): what a repair takes out of the log (segments after damage, a
+    /// damaged segment's cut-off tail, the original of a rewritten segment) is moved
+    /// into the folder `quarantine/` of the WAL directory, one sub-folder per repair
+    /// with a `note.txt` saying when, where, why and what. 0: it is deleted, as the
+    /// reference does.
+    pub quarantine: u32,
 }
 
 /// One label: name and value are byte strings (not necessarily UTF-8, not
@@ -233,6 +253,7 @@ fn status_of(e: &Error) -> wal_status {
         Error::State(_) => WAL_ERR_STATE,
         Error::Locked { .. } => WAL_ERR_LOCKED,
         Error::Aborted => WAL_ERR_ABORTED,
+        Error::Format { .. } => WAL_ERR_FORMAT,
     }
 }
 
@@ -342,8 +363,8 @@ pub const WAL_MAX_SYNC_SPIN_US: u32 = 10_000;
 // ---- exported functions -------------------------------------------------------------
 
 /// Fills `opts` with the defaults: 256 MiB segments, no background flush,
-/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`. Does nothing if `opts`
-/// is NULL.
+/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`, read-write, with
+/// quarantine. Does nothing if `opts` is NULL.
 ///
 /// # Safety
 /// `opts` must be NULL or point to writable memory for a `wal_options`.
@@ -360,6 +381,8 @@ pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
             sync: wal_sync_mode_arg(wal_sync_mode::WAL_SYNC_NONE as u32),
             recovery: wal_recovery_mode_arg(wal_recovery_mode::WAL_RECOVERY_TRUNCATE as u32),
             sync_spin_us: WAL_SYNC_SPIN_AUTO,
+            read_only: 0,
+            quarantine: 1,
         })
     };
 }
@@ -397,7 +420,16 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
             )));
         }
     };
+    let flag = |name: &str, v: u32| match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        other => Err(Error::invalid(format!(
+            "{name} is {other}; expected 0 or 1"
+        ))),
+    };
     Ok(Options {
+        read_only: flag("read_only", o.read_only)?,
+        quarantine: flag("quarantine", o.quarantine)?,
         segment_size: o.segment_size,
         flush_interval: (o.flush_interval_ms > 0)
             .then(|| Duration::from_millis(o.flush_interval_ms)),
@@ -409,13 +441,17 @@ fn options_from(o: &wal_options) -> Result<Options, Error> {
 }
 
 /// Opens the WAL in directory `dir` (created if missing) and stores the handle in
-/// `*out`. `opts` may be NULL for the defaults. Segments with an invalid header are
-/// handled by `opts->recovery`: deleted together with every later segment (TRUNCATE),
+/// `*out`. `opts` may be NULL for the defaults. A directory that is not a SegmentWAL (a
+/// Prometheus 2.3+ WAL, say) or holds unusable segment names gets `WAL_ERR_FORMAT`,
+/// before anything in it is changed. Segments with an invalid header are handled by
+/// `opts->recovery`: taken out of the log together with every later segment (TRUNCATE),
 /// rewritten from their first valid entry (SALVAGE), or reported as
-/// `WAL_ERR_CORRUPTION` (FAIL). If segments remain, `wal_read` must complete once before
-/// writes and truncation are accepted. Takes an exclusive lock on
-/// the directory: a second open, in this or another process, gets `WAL_ERR_LOCKED`.
-/// On failure `*out` is set to NULL.
+/// `WAL_ERR_CORRUPTION` (FAIL); what is taken out goes to quarantine (see
+/// `wal_options.quarantine`). If segments remain, `wal_read` must complete once before
+/// writes and truncation are accepted. Takes an exclusive lock on the directory: a
+/// second open, in this or another process, gets `WAL_ERR_LOCKED`. With
+/// `opts->read_only`, nothing is created, locked or changed (see there). On failure
+/// `*out` is set to NULL.
 ///
 /// # Safety
 /// `dir` must be NULL or a NUL-terminated string; `opts` NULL or a valid `wal_options`;
@@ -459,9 +495,12 @@ pub unsafe extern "C" fn wal_open(
 /// Labels arrive sorted by name. A NULL callback skips that type (entries are still
 /// checked). A non-zero return stops the read with `WAL_ERR_ABORTED`. Damage is handled
 /// by the handle's recovery mode: repaired, and the read returns `WAL_OK` (TRUNCATE:
-/// the damaged segment is cut before the bad entry and later segments are deleted;
-/// SALVAGE: only the damaged bytes are dropped), or reported as `WAL_ERR_CORRUPTION`
-/// with segment and offset, changing nothing (FAIL). Callbacks must not call into the same
+/// the damaged segment is cut before the bad entry and later segments are taken out;
+/// SALVAGE: only the damaged bytes are dropped; what is taken out goes to quarantine),
+/// or reported as `WAL_ERR_CORRUPTION` with segment and offset, changing nothing (FAIL).
+/// On a read-only handle the read lists the directory afresh, delivers what the mode
+/// would keep, counts the damage in `wal_stats` and changes nothing; an entry still
+/// being written at the end of the newest segment ends the read there, as no damage. Callbacks must not call into the same
 /// handle (`WAL_ERR_STATE`); writers on other threads wait until the read returns, so a
 /// callback must not wait for another thread that logs to this handle (a deadlock).
 /// Callbacks must return normally: a C++ exception or a `longjmp` out of one leaves the
@@ -709,7 +748,9 @@ pub struct wal_stats_t {
     pub fsyncs: u64,
     /// Time spent in them, in nanoseconds.
     pub fsync_time_ns: u64,
-    /// Damaged regions found by reads and at open (invalid segment headers).
+    /// Damaged regions found by reads and at open (invalid segment headers), whether
+    /// repaired, reported (`WAL_RECOVERY_FAIL`, read-only handles) or read past (holes,
+    /// with `WAL_RECOVERY_TRUNCATE`).
     pub corruptions: u64,
     /// Entries dropped by repairs: each damaged region counts as one, plus, with
     /// `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or deleted.
@@ -720,6 +761,11 @@ pub struct wal_stats_t {
     /// memory the write pipeline held (within 8 MiB plus one buffer of 1 MiB, or one
     /// entry if larger; a lagging disk makes logging calls wait instead).
     pub write_backlog_peak: u64,
+    /// Segment files repairs moved into quarantine (taken out whole, or the originals of
+    /// segments rewritten without their damage).
+    pub quarantined_segments: u64,
+    /// Bytes repairs moved or copied into quarantine.
+    pub quarantined_bytes: u64,
 }
 
 /// Fills `*out` with the handle's counters. Not allowed from inside a callback of the
@@ -747,6 +793,8 @@ pub unsafe extern "C" fn wal_stats(w: *const wal_t, out: *mut wal_stats_t) -> wa
                 dropped_entries: st.dropped_entries,
                 dropped_bytes: st.dropped_bytes,
                 write_backlog_peak: st.write_backlog_peak,
+                quarantined_segments: st.quarantined_segments,
+                quarantined_bytes: st.quarantined_bytes,
             };
             // SAFETY: non-NULL and writable by the caller's contract.
             out.write(stats);
@@ -780,6 +828,7 @@ pub extern "C" fn wal_status_str(status: wal_status_arg) -> *const c_char {
         5 => c"directory locked by another handle",
         6 => c"read aborted by a callback",
         7 => c"internal error (panic caught)",
+        8 => c"not a usable SegmentWAL directory",
         _ => c"unknown status",
     };
     s.as_ptr()
@@ -984,7 +1033,7 @@ mod tests {
 
     #[test]
     fn every_status_has_a_distinct_name() {
-        let names: Vec<_> = (0..=8)
+        let names: Vec<_> = (0..=9)
             // SAFETY: wal_status_str returns static NUL-terminated strings.
             .map(|s| unsafe { CStr::from_ptr(wal_status_str(wal_status_arg(s))) })
             .collect();
@@ -993,6 +1042,6 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
-        assert_eq!(names[8], c"unknown status");
+        assert_eq!(names[9], c"unknown status");
     }
 }

@@ -72,6 +72,31 @@ fn sync_parent(dir: &Path) -> Result<()> {
     file.sync_all().ctx("fsync directory", parent)
 }
 
+/// Opens a directory that must exist (a read-only open creates nothing), saying so if
+/// it does not or is not a directory.
+pub(crate) fn open_existing_dir(dir: &Path) -> Result<File> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => open_dir(dir),
+        Ok(_) => Err(Error::io(
+            "open WAL directory",
+            dir,
+            io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "exists and is not a directory",
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::io(
+            "open WAL directory",
+            dir,
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "No such file or directory (a read-only open does not create it)",
+            ),
+        )),
+        Err(e) => Err(Error::io("open WAL directory", dir, e)),
+    }
+}
+
 /// Opens a directory so it can be fsynced and locked.
 pub(crate) fn open_dir(path: &Path) -> Result<File> {
     File::open(path).ctx("open directory", path)
@@ -232,6 +257,25 @@ impl Fs {
             .ctx("fsync directory", &self.dir)
     }
 
+    /// Makes the directory's entries durable, for a directory below the WAL directory
+    /// (quarantine).
+    pub(crate) fn sync_dir_at(&self, dir: &Path) -> Result<()> {
+        self.check(FaultOp::Fsync, "fsync directory", dir)?;
+        let file = open_dir(dir)?;
+        self.timed_sync(|| file.sync_all())
+            .ctx("fsync directory", dir)
+    }
+
+    /// Creates the directory `path`; false if it exists already (as a directory).
+    pub(crate) fn mkdir(&self, path: &Path) -> Result<bool> {
+        self.check(FaultOp::Create, "create directory", path)?;
+        match fs::create_dir(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(false),
+            Err(e) => Err(Error::io("create directory", path, e)),
+        }
+    }
+
     pub(crate) fn rename(&self, from: &Path, to: &Path, what: &'static str) -> Result<()> {
         self.check(FaultOp::Rename, what, to)?;
         fs::rename(from, to).ctx(what, to)
@@ -240,6 +284,12 @@ impl Fs {
     pub(crate) fn remove(&self, path: &Path, what: &'static str) -> Result<()> {
         self.check(FaultOp::Remove, what, path)?;
         fs::remove_file(path).ctx(what, path)
+    }
+
+    /// Removes a temporary file of ours if it is there, ignoring errors (cleanup after a
+    /// failure; recovery at the next open removes what this leaves).
+    pub(crate) fn remove_quietly(&self, path: &Path) {
+        let _ = self.remove(path, "remove temporary file");
     }
 
     /// Extends `file` to `size` bytes with allocated blocks, so later writes do not fail

@@ -162,21 +162,37 @@ fn dump_all(wal: &Wal) -> Result<(String, bool), Error> {
     Ok((out, summary.repair.is_some()))
 }
 
-fn open(dir: &Path, recovery: Recovery) -> Result<Wal, Error> {
+fn open(dir: &Path, recovery: Recovery, read_only: bool) -> Result<Wal, Error> {
     Wal::open(
         dir,
         Options {
             segment_size: 4096,
             recovery,
+            read_only,
             ..Options::default()
         },
     )
 }
 
+/// Every name in `dir` with the bytes of the files.
+fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Option<Vec<u8>>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .expect("list the scratch directory")
+        .map(|e| {
+            let e = e.expect("list the scratch directory");
+            (e.file_name(), std::fs::read(e.path()).ok())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Opens and reads directory contents made from `data` in every recovery mode. Never
-/// panics; an open or read either succeeds or reports corruption (no I/O errors on a
-/// healthy disk); after a successful read the log is repaired (a second read sees the
-/// same entries and nothing to repair), takes a write, and reads the same after reopen.
+/// panics; an open or read either succeeds or reports corruption or a foreign directory
+/// (no I/O errors on a healthy disk); a read-only open and read changes nothing and,
+/// with `Recovery::Truncate`, delivers what the repairing read does; after a successful
+/// read the log is repaired (a second read sees the same entries and nothing to repair),
+/// takes a write, and reads the same after reopen.
 pub fn open_read(data: &[u8]) {
     let files = files_from_input(data);
     for recovery in [Recovery::Truncate, Recovery::Salvage, Recovery::Fail] {
@@ -185,8 +201,26 @@ pub fn open_read(data: &[u8]) {
             std::fs::write(scratch.0.join(segment::segment_name(i as u64 + 1)), f)
                 .expect("write a segment file");
         }
-        let wal = match open(&scratch.0, recovery) {
+        let before = snapshot(&scratch.0);
+        let viewed = open(&scratch.0, recovery, true).and_then(|wal| {
+            let d = dump_all(&wal);
+            wal.close().expect("close a read-only handle");
+            d
+        });
+        assert!(
+            snapshot(&scratch.0) == before,
+            "{recovery:?}: a read-only open and read changed the directory"
+        );
+        let wal = match open(&scratch.0, recovery, false) {
             Ok(w) => w,
+            Err(Error::Format { .. }) => {
+                assert!(matches!(viewed, Err(Error::Format { .. })), "{viewed:?}");
+                assert!(
+                    snapshot(&scratch.0) == before,
+                    "a refused open changed files"
+                );
+                continue;
+            }
             Err(Error::Corruption { .. }) if recovery == Recovery::Fail => continue,
             Err(e) => panic!("open ({recovery:?}): {e}"),
         };
@@ -195,6 +229,10 @@ pub fn open_read(data: &[u8]) {
             Err(Error::Corruption { .. }) if recovery != Recovery::Salvage => continue,
             Err(e) => panic!("read ({recovery:?}): {e}"),
         };
+        if recovery == Recovery::Truncate {
+            let (viewed, _) = viewed.expect("a read-only read where a repairing one works");
+            assert_eq!(viewed, first, "read-only and repairing reads differ");
+        }
         let (second, repaired) = dump_all(&wal).expect("a second read");
         assert_eq!(first, second, "{recovery:?}: a second read differs");
         assert!(!repaired, "{recovery:?}: a second read repaired again");
@@ -208,7 +246,7 @@ pub fn open_read(data: &[u8]) {
         dump::write_entry(&mut want, Entry::Samples(&batch));
         assert_eq!(dump_all(&wal).expect("a read after the write").0, want);
         wal.close().expect("close");
-        let wal = open(&scratch.0, recovery).expect("reopen");
+        let wal = open(&scratch.0, recovery, false).expect("reopen");
         assert_eq!(dump_all(&wal).expect("a read after reopen").0, want);
         wal.close().expect("close after reopen");
     }

@@ -39,11 +39,13 @@ mod entry;
 mod error;
 mod faults;
 pub mod ffi;
+mod foreign;
 mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 mod io;
 mod options;
+pub mod quarantine;
 mod read;
 mod reader;
 mod record;
@@ -52,6 +54,7 @@ mod repair;
 mod segment;
 mod stats;
 mod truncate;
+mod view;
 mod wal;
 mod writer;
 
@@ -62,7 +65,7 @@ pub use options::{
     AUTO_SPIN_SLOWEST_SYNC, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MAX_SYNC_SPIN,
     MIN_SEGMENT_SIZE, Options, Recovery, SyncMode, SyncSpin,
 };
-pub use read::{Entry, ReadSummary, Repair};
+pub use read::{Damaged, Entry, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};
 pub use stats::Stats;
 pub use wal::Wal;

@@ -34,12 +34,14 @@ pub enum SyncMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Recovery {
     /// The reference's repair: keep every entry before the first damaged one, cut its
-    /// segment there and delete every later segment.
+    /// segment there and take every later segment out of the log (into quarantine; see
+    /// [`Options::quarantine`]). Zeros followed by data end their segment, as in the
+    /// reference.
     #[default]
     Truncate,
     /// Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
     /// valid entry, keep later segments, and rewrite each damaged segment without its
-    /// damage.
+    /// damage (the original goes to quarantine).
     Salvage,
     /// Report the first damage as [`Error::Corruption`](crate::Error::Corruption) with its
     /// segment and offset, and change nothing.
@@ -85,10 +87,20 @@ pub struct Options {
     pub flush_interval: Option<Duration>,
     /// Whether each `log_*` call waits for its entry to be on stable storage.
     pub sync: SyncMode,
-    /// What reads (and open, for invalid segment headers) do with damaged data.
+    /// What reads (and open, for invalid segment headers) do with damaged data. On a
+    /// read-only handle, what the read delivers and reports: the same entries a
+    /// repair would keep, nothing being changed.
     pub recovery: Recovery,
     /// How callers waiting for another caller's fdatasync wait (group commit).
     pub sync_spin: SyncSpin,
+    /// Open for reading only: the directory is not created, not locked (a writer, in
+    /// this or another process, may hold it) and nothing in it is changed, whatever the
+    /// read finds. Writes, truncation and sync return [`Error::State`].
+    pub read_only: bool,
+    /// What a repair takes out of the log is moved into the directory's `quarantine`
+    /// folder instead of being deleted (true, the default); false deletes it, as the
+    /// reference does.
+    pub quarantine: bool,
     /// I/O failures to inject, for testing; `None` in production.
     pub faults: Option<Arc<Faults>>,
 }
@@ -101,6 +113,8 @@ impl Default for Options {
             sync: SyncMode::None,
             recovery: Recovery::Truncate,
             sync_spin: SyncSpin::Auto,
+            read_only: false,
+            quarantine: true,
             faults: None,
         }
     }

@@ -2,13 +2,14 @@
 //! visitor. Damage is reported, not repaired, here; `repair` decides what to do with it.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use crate::codec::{self, SeriesSpan};
 use crate::entry::{CRC_LEN, EntryType, HEADER_LEN};
 use crate::error::{Error, Result};
+use crate::options::Recovery;
 use crate::reader::{Batch, BatchEnd, READ_CHUNK, SegmentReader, Step};
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::segment::SegmentMeta;
@@ -27,6 +28,7 @@ pub enum Entry<'a> {
 
 /// What a completed read found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReadSummary {
     /// Entries delivered.
     pub entries: u64,
@@ -36,12 +38,31 @@ pub struct ReadSummary {
     pub samples: u64,
     /// Tombstones delivered.
     pub tombstones: u64,
+    /// Every damaged region the read found, in log order (with `Recovery::Truncate`,
+    /// where the read stopped, after any holes it read past).
+    pub damage: Vec<Damaged>,
     /// Set if damage was found and repaired.
     pub repair: Option<Repair>,
 }
 
-/// A repair made by a read.
+/// A damaged region found by a read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Damaged {
+    /// The segment holding it.
+    pub segment: PathBuf,
+    /// Where it starts in the segment.
+    pub offset: u64,
+    /// Where the read went on in the segment (`Recovery::Salvage`), if a valid entry
+    /// follows; `None`: the region runs to the end of the segment, or the read stopped.
+    pub resume: Option<u64>,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+/// A repair made by a read, or by open for invalid segment headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Repair {
     /// The segment holding the first damaged entry.
     pub segment: PathBuf,
@@ -53,23 +74,160 @@ pub struct Repair {
     /// Damaged regions found (always 1 with `Recovery::Truncate`, which stops at the
     /// first).
     pub damaged_regions: u64,
-    /// Later segments that were deleted (`Recovery::Truncate` only).
-    pub deleted_segments: Vec<PathBuf>,
+    /// Segments taken out of the log whole: with `Recovery::Truncate` the ones after
+    /// the damage, with `Recovery::Salvage` those with nothing valid left. Moved into
+    /// [`Repair::quarantine`], or deleted without quarantine.
+    pub removed_segments: Vec<PathBuf>,
     /// Entries dropped: each damaged region counts as one, plus (with
-    /// `Recovery::Truncate`) every valid entry after it that was cut off or deleted.
+    /// `Recovery::Truncate`) every valid entry after it that was cut off or removed.
     pub dropped_entries: u64,
     /// Bytes of log data dropped.
     pub dropped_bytes: u64,
+    /// The folder that keeps what the repair took out of the log (see
+    /// [`Options::quarantine`](crate::Options::quarantine)); `None` without quarantine.
+    pub quarantine: Option<PathBuf>,
+    /// Segment files moved into quarantine: those taken out whole, and the originals
+    /// of segments rewritten without their damage.
+    pub quarantined_segments: u64,
+    /// Bytes moved or copied into quarantine.
+    pub quarantined_bytes: u64,
 }
 
 /// Damage found by a read: `segments[index]` from `offset`, up to `resume` where the
 /// next valid entry starts (when salvaging; `None`: nothing valid follows in the segment).
+/// A `hole` (zeros followed by data, read as the end of the segment by
+/// `Recovery::Truncate`, as in the reference) is reported but not repaired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Damage {
     pub index: usize,
     pub offset: u64,
     pub resume: Option<u64>,
     pub reason: String,
+    pub hole: bool,
+}
+
+/// How a read treats damage and the end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// `Salvage` goes on after damage at the next valid entry; `Truncate` and `Fail`
+    /// stop at the first, except that `Truncate` reads a hole as the end of its segment.
+    pub recovery: Recovery,
+    /// Another process may be writing the log: at the end of the newest segment, an
+    /// entry still being written (see `SegmentReader::unfinished`) or a hole is where
+    /// the log ends for now; a segment that vanished since it was listed was truncated.
+    pub live: bool,
+}
+
+impl Scan {
+    pub(crate) fn new(recovery: Recovery) -> Self {
+        Scan {
+            recovery,
+            live: false,
+        }
+    }
+
+    fn salvage(self) -> bool {
+        self.recovery == Recovery::Salvage
+    }
+}
+
+/// Where a segment's entries stopped.
+enum Halt {
+    End { offset: u64 },
+    Hole { offset: u64, data_at: u64 },
+    Corrupt { offset: u64, reason: String },
+}
+
+/// What the read does there.
+struct Halted {
+    /// The segment ends: where its last entry ends, and whether only zeros follow.
+    end: Option<(u64, bool)>,
+    damage: Option<Damage>,
+    /// Reading goes on in this segment (salvage found the next entry).
+    resumed: bool,
+    /// Reading stops altogether (damage, without salvage).
+    stop: bool,
+}
+
+/// Decides what happens where the entries of `segments[index]` stopped.
+fn halt(
+    reader: &mut SegmentReader<'_>,
+    index: usize,
+    newest: bool,
+    halt: Halt,
+    scan: Scan,
+) -> Result<Halted> {
+    let ended = |offset, zeros| Halted {
+        end: Some((offset, zeros)),
+        damage: None,
+        resumed: false,
+        stop: false,
+    };
+    let live_end = scan.live && newest;
+    let (offset, reason, from) = match halt {
+        Halt::End { offset } => return Ok(ended(offset, true)),
+        Halt::Hole { offset, .. } if live_end => return Ok(ended(offset, false)),
+        Halt::Hole { offset, data_at } => {
+            let reason =
+                format!("zero bytes from offset {offset} are followed by data at offset {data_at}");
+            if scan.recovery == Recovery::Truncate {
+                let damage = Damage {
+                    index,
+                    offset,
+                    resume: None,
+                    reason: format!(
+                        "{reason}: the segment is read up to the zeros, as the reference \
+                         reads it (Recovery::Salvage reads on)"
+                    ),
+                    hole: true,
+                };
+                return Ok(Halted {
+                    damage: Some(damage),
+                    ..ended(offset, false)
+                });
+            }
+            (offset, reason, data_at)
+        }
+        Halt::Corrupt { offset, .. } if live_end && reader.unfinished(offset)? => {
+            return Ok(ended(offset, false));
+        }
+        Halt::Corrupt { offset, reason } => (offset, reason, offset + 1),
+    };
+    let salvage = scan.salvage();
+    let resume = if salvage { reader.resync(from)? } else { None };
+    let reason = if reader.search_exhausted() {
+        format!(
+            "{reason}; the search for the next valid entry gave up (it checks at most 4 \
+             times the segment's size), so the rest of the segment counts as damaged"
+        )
+    } else {
+        reason
+    };
+    Ok(Halted {
+        end: None,
+        damage: Some(Damage {
+            index,
+            offset,
+            resume,
+            reason,
+            hole: false,
+        }),
+        resumed: resume.is_some(),
+        stop: !salvage,
+    })
+}
+
+/// The public form of `damages` (found in `segments`).
+pub(crate) fn report(segments: &[SegmentMeta], damages: &[Damage]) -> Vec<Damaged> {
+    damages
+        .iter()
+        .map(|d| Damaged {
+            segment: segments[d.index].path.clone(),
+            offset: d.offset,
+            resume: d.resume,
+            reason: d.reason.clone(),
+        })
+        .collect()
 }
 
 /// Most labels a series entry's decoding reserves room for up front (32 bytes each).
@@ -208,10 +366,10 @@ impl Chunk {
 /// segment's highest timestamp and where its last entry ends. `limit` caps how much of
 /// the last segment is read.
 ///
-/// Returns the damage found: without `salvage`, the first damaged entry, where the read
-/// stopped; with it, every damaged region, the read having gone on at the next valid
-/// entry. An entry whose CRC matches but whose body does not decode is an error without
-/// `salvage`, and a damaged region (the entry alone) with it.
+/// Returns the damage found: without salvage, the holes read past and the first damaged
+/// entry, where the read stopped; with it, every damaged region, the read having gone on
+/// at the next valid entry. An entry whose CRC matches but whose body does not decode is
+/// an error without salvage, and a damaged region (the entry alone) with it.
 ///
 /// A second thread reads the files and checks framing and CRCs while this one decodes
 /// and runs the visitor, so replay uses two cores; memory stays at a few read buffers
@@ -219,10 +377,11 @@ impl Chunk {
 pub(crate) fn read_segments(
     segments: &mut [SegmentMeta],
     limit: Option<u64>,
-    salvage: bool,
+    scan: Scan,
     summary: &mut ReadSummary,
     visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
 ) -> Result<Vec<Damage>> {
+    let salvage = scan.salvage();
     let files: Vec<(PathBuf, Option<u64>)> = segments
         .iter()
         .enumerate()
@@ -236,11 +395,9 @@ pub(crate) fn read_segments(
         let (spare_tx, spare_rx) = mpsc::channel::<Chunk>();
         let producer = std::thread::Builder::new()
             .name("tswal-reader".into())
-            .spawn_scoped(scope, move || {
-                produce(&files, salvage, &tx, &spare_rx, queued)
-            });
+            .spawn_scoped(scope, move || produce(&files, scan, &tx, &spare_rx, queued));
         if producer.is_err() {
-            return read_segments_here(segments, limit, salvage, summary, visit);
+            return read_segments_here(segments, limit, scan, summary, visit);
         }
         let mut decoder = Decoder::default();
         let mut damages = Vec::new();
@@ -278,10 +435,13 @@ pub(crate) fn read_segments(
                         let _ = spare_tx.send(chunk);
                     }
                 }
-                Msg::SegmentEnd { seg, offset } => segments[seg].log_end = Some(offset),
-                Msg::Damage(d) => {
-                    damages.push(d);
-                    if !salvage {
+                Msg::SegmentEnd { seg, offset, zeros } => {
+                    segments[seg].log_end = Some(offset);
+                    segments[seg].zeros_after_end = zeros;
+                }
+                Msg::Damage { damage, stop } => {
+                    damages.push(damage);
+                    if stop {
                         return Ok(damages);
                     }
                 }
@@ -319,6 +479,7 @@ fn settle(
                 offset,
                 resume: Some(offset + total),
                 reason,
+                hole: false,
             });
             Ok(())
         }
@@ -340,9 +501,19 @@ fn settle(
 
 /// What the reading thread tells the decoding one, in log order.
 enum Msg {
-    Chunk { seg: usize, chunk: Chunk },
-    SegmentEnd { seg: usize, offset: u64 },
-    Damage(Damage),
+    Chunk {
+        seg: usize,
+        chunk: Chunk,
+    },
+    SegmentEnd {
+        seg: usize,
+        offset: u64,
+        zeros: bool,
+    },
+    Damage {
+        damage: Damage,
+        stop: bool,
+    },
     Failed(Error),
 }
 
@@ -351,7 +522,7 @@ enum Msg {
 /// decoding side has hung up (an aborted read).
 fn produce(
     files: &[(PathBuf, Option<u64>)],
-    salvage: bool,
+    scan: Scan,
     tx: &SyncSender<Msg>,
     spares: &Receiver<Chunk>,
     queued: &AtomicUsize,
@@ -360,10 +531,12 @@ fn produce(
         let _ = tx.send(Msg::Failed(e));
     };
     for (seg, (path, limit)) in files.iter().enumerate() {
-        let mut reader = match SegmentReader::open(path, *limit) {
-            Ok(r) => r,
+        let mut reader = match open_segment(path, *limit, scan) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
             Err(e) => return fail(e),
         };
+        let newest = seg + 1 == files.len();
         loop {
             let mut chunk = spares.try_recv().unwrap_or_default();
             let (batch, end) = match reader.next_batch(std::mem::take(&mut chunk.batch)) {
@@ -378,38 +551,51 @@ fn produce(
                     return;
                 }
             }
-            match end {
+            let stopped = match end {
                 BatchEnd::More => continue,
-                BatchEnd::End { offset } => {
-                    if tx.send(Msg::SegmentEnd { seg, offset }).is_err() {
-                        return;
-                    }
-                    break;
-                }
-                BatchEnd::Corrupt { offset, reason } => {
-                    let resume = if salvage {
-                        match reader.resync(offset + 1) {
-                            Ok(r) => r,
-                            Err(e) => return fail(e),
-                        }
-                    } else {
-                        None
-                    };
-                    let damage = Damage {
-                        index: seg,
-                        offset,
-                        resume,
-                        reason,
-                    };
-                    if tx.send(Msg::Damage(damage)).is_err() || !salvage {
-                        return;
-                    }
-                    if resume.is_none() {
-                        break;
-                    }
+                BatchEnd::End { offset } => Halt::End { offset },
+                BatchEnd::Hole { offset, data_at } => Halt::Hole { offset, data_at },
+                BatchEnd::Corrupt { offset, reason } => Halt::Corrupt { offset, reason },
+            };
+            let h = match halt(&mut reader, seg, newest, stopped, scan) {
+                Ok(h) => h,
+                Err(e) => return fail(e),
+            };
+            if let Some(damage) = h.damage {
+                if tx
+                    .send(Msg::Damage {
+                        damage,
+                        stop: h.stop,
+                    })
+                    .is_err()
+                    || h.stop
+                {
+                    return;
                 }
             }
+            if let Some((offset, zeros)) = h.end {
+                if tx.send(Msg::SegmentEnd { seg, offset, zeros }).is_err() {
+                    return;
+                }
+            }
+            if !h.resumed {
+                break;
+            }
         }
+    }
+}
+
+/// Opens a segment for reading; `None` if it vanished since it was listed and another
+/// process may be truncating the log (`scan.live`).
+fn open_segment(path: &Path, limit: Option<u64>, scan: Scan) -> Result<Option<SegmentReader<'_>>> {
+    match SegmentReader::open(path, limit) {
+        Ok(r) => Ok(Some(r)),
+        Err(Error::Io { source, .. })
+            if scan.live && source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -417,7 +603,7 @@ fn produce(
 fn read_segments_here(
     segments: &mut [SegmentMeta],
     limit: Option<u64>,
-    salvage: bool,
+    scan: Scan,
     summary: &mut ReadSummary,
     visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
 ) -> Result<Vec<Damage>> {
@@ -427,32 +613,14 @@ fn read_segments_here(
     for (index, seg) in segments.iter_mut().enumerate() {
         let seg_limit = if index == last { limit } else { None };
         let path = seg.path.clone();
-        let mut reader = SegmentReader::open(&path, seg_limit)?;
+        let Some(mut reader) = open_segment(&path, seg_limit, scan)? else {
+            continue;
+        };
         loop {
-            match reader.next()? {
-                Step::End { offset } => {
-                    seg.log_end = Some(offset);
-                    break;
-                }
-                Step::Corrupt { offset, reason } => {
-                    let resume = if salvage {
-                        reader.resync(offset + 1)?
-                    } else {
-                        None
-                    };
-                    damages.push(Damage {
-                        index,
-                        offset,
-                        resume,
-                        reason,
-                    });
-                    if !salvage {
-                        return Ok(damages);
-                    }
-                    if resume.is_none() {
-                        break;
-                    }
-                }
+            let stopped = match reader.next()? {
+                Step::End { offset } => Halt::End { offset },
+                Step::Hole { offset, data_at } => Halt::Hole { offset, data_at },
+                Step::Corrupt { offset, reason } => Halt::Corrupt { offset, reason },
                 Step::Entry {
                     offset,
                     entry_type,
@@ -460,8 +628,30 @@ fn read_segments_here(
                 } => {
                     let total = (body.len() + HEADER_LEN + CRC_LEN) as u64;
                     let delivered = decoder.deliver(seg, offset, entry_type, body, summary, visit);
-                    settle(delivered, salvage, index, offset, total, &mut damages)?;
+                    settle(
+                        delivered,
+                        scan.salvage(),
+                        index,
+                        offset,
+                        total,
+                        &mut damages,
+                    )?;
+                    continue;
                 }
+            };
+            let h = halt(&mut reader, index, index == last, stopped, scan)?;
+            if let Some(damage) = h.damage {
+                damages.push(damage);
+                if h.stop {
+                    return Ok(damages);
+                }
+            }
+            if let Some((offset, zeros)) = h.end {
+                seg.log_end = Some(offset);
+                seg.zeros_after_end = zeros;
+            }
+            if !h.resumed {
+                break;
             }
         }
     }
@@ -492,13 +682,21 @@ mod tests {
                     crate::dump::write_entry(&mut out, e);
                     ControlFlow::Continue(())
                 };
-                let damage = if here {
-                    read_segments_here(segs, None, salvage, &mut summary, &mut visit)
+                let scan = Scan::new(if salvage {
+                    Recovery::Salvage
                 } else {
-                    read_segments(segs, None, salvage, &mut summary, &mut visit)
+                    Recovery::Truncate
+                });
+                let damage = if here {
+                    read_segments_here(segs, None, scan, &mut summary, &mut visit)
+                } else {
+                    read_segments(segs, None, scan, &mut summary, &mut visit)
                 }
                 .unwrap();
-                let ends: Vec<_> = segs.iter().map(|s| (s.log_end, s.max_time)).collect();
+                let ends: Vec<_> = segs
+                    .iter()
+                    .map(|s| (s.log_end, s.zeros_after_end, s.max_time))
+                    .collect();
                 (out, damage, ends, summary)
             };
             for salvage in [false, true] {

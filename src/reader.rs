@@ -28,12 +28,21 @@ pub(crate) enum Step<'a> {
         entry_type: EntryType,
         body: &'a [u8],
     },
-    /// No more entries: the file ended, or a zero type byte starts preallocated space.
-    /// `offset` is the end of the last entry.
+    /// No more entries: the file ended, or a zero type byte starts preallocated space
+    /// (zeros up to the end of the file). `offset` is the end of the last entry.
     End { offset: u64 },
+    /// A zero type byte at `offset`, but data at `data_at` after the zeros: the
+    /// reference ends the segment here; it may be a page lost in a power failure.
+    Hole { offset: u64, data_at: u64 },
     /// The entry at `offset` is damaged; everything before it is intact.
     Corrupt { offset: u64, reason: String },
 }
+
+/// Checksummed bytes a search for entries after damage may cover, per byte of the
+/// segment: bounds `resync` on bytes crafted so that every offset claims a long entry.
+const SEARCH_WORK_PER_BYTE: u64 = 4;
+/// ... plus this much, so that a small segment may still hold one large entry.
+const SEARCH_WORK_BASE: u64 = 1 << 20;
 
 pub(crate) struct SegmentReader<'p> {
     file: File,
@@ -46,6 +55,9 @@ pub(crate) struct SegmentReader<'p> {
     /// Unconsumed bytes are `buf[lo..hi]`.
     lo: usize,
     hi: usize,
+    /// Bytes `resync` may still check, and whether it ran out.
+    search_budget: u64,
+    search_exhausted: bool,
 }
 
 impl<'p> SegmentReader<'p> {
@@ -63,6 +75,9 @@ impl<'p> SegmentReader<'p> {
             buf_off: segment::HEADER_LEN,
             lo: 0,
             hi: 0,
+            search_budget: SEARCH_WORK_BASE
+                .saturating_add(end.saturating_mul(SEARCH_WORK_PER_BYTE)),
+            search_exhausted: false,
         })
     }
 
@@ -121,6 +136,7 @@ impl<'p> SegmentReader<'p> {
                 body: &self.buf[start + HEADER_LEN..end - CRC_LEN],
             },
             Raw::End { offset } => Step::End { offset },
+            Raw::Hole { offset, data_at } => Step::Hole { offset, data_at },
             Raw::Corrupt { offset, reason } => Step::Corrupt { offset, reason },
             // With filling allowed, the reader always gets the bytes it needs.
             Raw::NeedMore => Step::Corrupt {
@@ -153,6 +169,7 @@ impl<'p> SegmentReader<'p> {
                 }),
                 Raw::NeedMore => break BatchEnd::More,
                 Raw::End { offset } => break BatchEnd::End { offset },
+                Raw::Hole { offset, data_at } => break BatchEnd::Hole { offset, data_at },
                 Raw::Corrupt { offset, reason } => break BatchEnd::Corrupt { offset, reason },
             }
         };
@@ -251,18 +268,15 @@ impl<'p> SegmentReader<'p> {
 }
 
 impl SegmentReader<'_> {
-    /// At a zero type byte: the rest of the segment must be zeros (preallocated space).
-    /// Data after a zero run is damage (say, a page lost in a power failure), not the
-    /// end of the segment. Leaves the read position at the first non-zero byte.
+    /// At a zero type byte: the end of the segment if the rest is zeros (preallocated
+    /// space), a hole if data follows. Leaves the read position at the first non-zero
+    /// byte.
     fn zero_tail(&mut self, offset: u64) -> Result<Raw> {
         loop {
             if let Some(k) = self.buf[self.lo..self.hi].iter().position(|&b| b != 0) {
                 self.lo += k;
-                let at = self.pos();
-                return Ok(corrupt(
-                    offset,
-                    format!("zero bytes from offset {offset} are followed by data at offset {at}"),
-                ));
+                let data_at = self.pos();
+                return Ok(Raw::Hole { offset, data_at });
             }
             self.lo = self.hi;
             let left = self.end - self.pos();
@@ -288,11 +302,13 @@ impl SegmentReader<'_> {
     /// matching CRC starts, and continues reading there. `None` if there is none.
     ///
     /// Candidates must have a known type, the flag every writer uses, and a length that
-    /// fits the file and is below `MAX_SALVAGED_ENTRY`. In random damage about one
-    /// offset in a million passes, so the scan costs about one read of the damaged
-    /// region; bytes crafted so that every offset passes (say `03 01` repeated) make it
-    /// check a CRC of up to that length at each offset. Salvage is for damage, not for
-    /// files written to attack it.
+    /// fits the file and is below `MAX_SALVAGED_ENTRY`. In random damage few offsets
+    /// pass, so the scan costs about one read of the damaged region; bytes crafted so
+    /// that every offset passes (say `03 01` repeated) would make it check a CRC of up to
+    /// that length at each offset. So the bytes checked over all searches in a segment
+    /// are bounded by `SEARCH_WORK_PER_BYTE` times its size (plus `SEARCH_WORK_BASE`),
+    /// which keeps any read linear in the bytes on disk: past that, no entry is found
+    /// (`search_exhausted` tells) and the rest of the segment counts as damaged.
     pub(crate) fn resync(&mut self, from: u64) -> Result<Option<u64>> {
         let mut at = from.max(self.pos());
         while at + (HEADER_LEN + CRC_LEN) as u64 <= self.end {
@@ -309,6 +325,11 @@ impl SegmentReader<'_> {
                 && total <= left
                 && total <= MAX_SALVAGED_ENTRY;
             if plausible {
+                if total > self.search_budget {
+                    self.search_exhausted = true;
+                    return Ok(None);
+                }
+                self.search_budget -= total;
                 if !self.fill(total as usize)? {
                     return Ok(None);
                 }
@@ -319,6 +340,54 @@ impl SegmentReader<'_> {
             at += 1;
         }
         Ok(None)
+    }
+}
+
+impl SegmentReader<'_> {
+    /// Whether `resync` gave up (see there) in this segment.
+    pub(crate) fn search_exhausted(&self) -> bool {
+        self.search_exhausted
+    }
+
+    /// Whether the damage at `offset` is an entry a live writer is still writing: one
+    /// that runs past the end of the file, or whose last bytes are zeros with nothing
+    /// but zeros after it (the writer hands bytes to the file in order, so a concurrent
+    /// reader sees a written prefix followed by preallocated zeros). Only meaningful at
+    /// the end of the newest segment.
+    pub(crate) fn unfinished(&mut self, offset: u64) -> Result<bool> {
+        let Some(left) = self.end.checked_sub(offset) else {
+            return Ok(false);
+        };
+        self.seek(offset);
+        if left < HEADER_LEN as u64 {
+            return Ok(left > 0 && self.fill(left as usize)? && self.buf[self.lo] != 0);
+        }
+        if !self.fill(HEADER_LEN)? {
+            return Ok(true);
+        }
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&self.buf[self.lo..self.lo + HEADER_LEN]);
+        if !matches!(entry::classify(header[0]), TypeByte::Entry(_)) {
+            return Ok(false);
+        }
+        let total = HEADER_LEN as u64 + entry::body_len(&header) as u64 + CRC_LEN as u64;
+        if total > left {
+            return Ok(true);
+        }
+        // The entry's last byte, and everything after it, must be zeros.
+        let mut at = offset + total - 1;
+        while at < self.end {
+            self.seek(at);
+            let n = READ_CHUNK.min((self.end - at) as usize);
+            if !self.fill(n)? {
+                return Ok(true);
+            }
+            if self.buf[self.lo..self.lo + n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            at += n as u64;
+        }
+        Ok(true)
     }
 }
 
@@ -335,6 +404,10 @@ enum Raw {
     },
     End {
         offset: u64,
+    },
+    Hole {
+        offset: u64,
+        data_at: u64,
     },
     Corrupt {
         offset: u64,
@@ -364,6 +437,8 @@ pub(crate) enum BatchEnd {
     More,
     /// The segment ended after the batch; `offset` is the end of its last entry.
     End { offset: u64 },
+    /// A hole after the batch (see `Step::Hole`).
+    Hole { offset: u64, data_at: u64 },
     /// The entry after the batch, at `offset`, is damaged.
     Corrupt { offset: u64, reason: String },
 }
@@ -406,6 +481,7 @@ mod tests {
             match r.next().unwrap() {
                 Step::Entry { .. } => n += 1,
                 Step::End { offset } => return (n, None, offset),
+                Step::Hole { offset, .. } => return (n, Some("hole".into()), offset),
                 Step::Corrupt { offset, reason } => return (n, Some(reason), offset),
             }
         }

@@ -5,7 +5,7 @@ use std::fs::{self, File};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Fs;
 
 /// First four bytes of every segment.
@@ -44,20 +44,36 @@ pub(crate) struct SegmentMeta {
     pub max_time: i64,
     /// Where the last entry ends, once a read reached the end of this segment.
     pub log_end: Option<u64>,
+    /// The read found only zeros from `log_end` to the end of the file (preallocated
+    /// space), so trimming there gives back nothing but zeros.
+    pub zeros_after_end: bool,
+    /// The name is a symbolic link (to a regular file, possibly outside the
+    /// directory): read through it, but never write, cut or trim through it.
+    pub link: bool,
 }
 
 impl SegmentMeta {
     pub(crate) fn new(dir: &Path, seq: u64) -> Self {
+        Self::at(dir.join(segment_name(seq)), seq, false)
+    }
+
+    fn at(path: PathBuf, seq: u64, link: bool) -> Self {
         SegmentMeta {
             seq,
-            path: dir.join(segment_name(seq)),
+            path,
             max_time: i64::MIN,
             log_end: None,
+            zeros_after_end: false,
+            link,
         }
     }
 }
 
-/// Segment files of `dir`, by sequence number. Other entries are ignored.
+/// Segment files of `dir`, by sequence number. Other names are ignored. A symbolic link
+/// to a regular file is a segment (as in the reference); a segment name that is anything
+/// else, and two names for one sequence number (`000001` and `01`), are
+/// [`Error::Format`]: skipping them would leave a gap in the log, and writing would
+/// later collide with them.
 pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentMeta>> {
     let mut segs = Vec::new();
     for ent in fs::read_dir(dir).ctx("list directory", dir)? {
@@ -65,22 +81,90 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentMeta>> {
         let Some(seq) = parse_segment_name(&ent.file_name()) else {
             continue;
         };
-        if !ent.file_type().ctx("stat", &ent.path())?.is_file() {
-            continue;
+        let path = ent.path();
+        let kind = ent.file_type().ctx("stat", &path)?;
+        let link = kind.is_symlink();
+        if link {
+            match fs::metadata(&path) {
+                Ok(m) if m.is_file() => {}
+                Ok(m) => {
+                    return Err(unusable(
+                        &path,
+                        &format!("a symbolic link to {}", kind_of(&m)),
+                    ));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(unusable(&path, "a symbolic link to nothing (dangling)"));
+                }
+                Err(e) => return Err(Error::io("stat segment", &path, e)),
+            }
+        } else if !kind.is_file() {
+            let m = fs::symlink_metadata(&path).ctx("stat", &path)?;
+            return Err(unusable(&path, &kind_of(&m)));
         }
-        segs.push(SegmentMeta {
-            seq,
-            path: ent.path(),
-            max_time: i64::MIN,
-            log_end: None,
-        });
+        segs.push(SegmentMeta::at(path, seq, link));
     }
     segs.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.path.cmp(&b.path)));
+    if let Some(w) = segs.windows(2).find(|w| w[0].seq == w[1].seq) {
+        let name = |s: &SegmentMeta| {
+            s.path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        };
+        return Err(Error::format(
+            dir,
+            format!(
+                "two files hold segment {}: {} and {}; the log cannot tell which one \
+                 belongs to it. Move one of them out of the directory (nothing was changed)",
+                w[0].seq,
+                name(&w[0]),
+                name(&w[1])
+            ),
+        ));
+    }
     Ok(segs)
+}
+
+fn unusable(path: &Path, what: &str) -> Error {
+    Error::format(
+        path,
+        format!(
+            "a segment name, but {what}, not a regular file; move it out of the WAL \
+             directory (nothing was changed)"
+        ),
+    )
+}
+
+fn kind_of(m: &fs::Metadata) -> String {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a regular file"
+    };
+    kind.to_string()
 }
 
 /// `Ok(None)` if the segment header is valid, `Ok(Some(reason))` if it is not.
 pub(crate) fn check_header(path: &Path) -> Result<Option<String>> {
+    Ok(header_problem(&read_header(path)?))
+}
+
+/// The first 8 bytes of a segment, or fewer if it is shorter.
+pub(crate) fn read_header(path: &Path) -> Result<Vec<u8>> {
     let mut f = File::open(path).ctx("open segment", path)?;
     let mut head = [0u8; HEADER_LEN as usize];
     let mut n = 0;
@@ -90,17 +174,22 @@ pub(crate) fn check_header(path: &Path) -> Result<Option<String>> {
             k => n += k,
         }
     }
-    if n < head.len() {
-        return Ok(Some(format!("header cut short ({n} of 8 bytes)")));
-    }
+    Ok(head[..n].to_vec())
+}
+
+/// What is wrong with the first bytes of a segment, if anything.
+pub(crate) fn header_problem(head: &[u8]) -> Option<String> {
+    let Some(head) = head.get(..HEADER_LEN as usize) else {
+        return Some(format!("header cut short ({} of 8 bytes)", head.len()));
+    };
     let magic = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
     if magic != MAGIC {
-        return Ok(Some(format!("bad magic {magic:#010x}")));
+        return Some(format!("bad magic {magic:#010x}"));
     }
     if head[4] != VERSION {
-        return Ok(Some(format!("unknown format version {}", head[4])));
+        return Some(format!("unknown format version {}", head[4]));
     }
-    Ok(None)
+    None
 }
 
 /// Creates segment `seq` preallocated to `size` bytes with its header written, and makes
@@ -118,7 +207,7 @@ pub(crate) fn create(fs: &Fs, seq: u64, size: u64) -> Result<(File, PathBuf)> {
     };
     if let Err(e) = setup() {
         // A headerless file would make every later segment look invalid at open.
-        let _ = std::fs::remove_file(&path);
+        fs.remove_quietly(&path);
         let _ = fs.sync_dir();
         return Err(e);
     }

@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::codec;
 use crate::entry::{self, EntryType};
@@ -41,8 +41,10 @@ fn parse_commit_name(name: &str) -> Option<(u64, u64)> {
     (first <= last).then_some((first, last))
 }
 
-/// Finishes a truncation that was committed before a crash; drops an uncommitted one
-/// and leftover salvage files (a salvage replaces its segment only by a final rename).
+/// Finishes a truncation that was committed before a crash; drops an uncommitted one.
+/// Finishes a repair's replacement of a segment (`<segment>.salvage.tmp`, complete and
+/// durable, whose segment was moved to quarantine before the crash) or drops it if the
+/// segment is still there.
 pub(crate) fn recover(fs: &Fs) -> Result<()> {
     let dir = &fs.dir;
     let mut changed = false;
@@ -50,8 +52,16 @@ pub(crate) fn recover(fs: &Fs) -> Result<()> {
         let ent = ent.ctx("list directory", dir)?;
         let name = ent.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name == TEMP_NAME || name.ends_with(crate::repair::SALVAGE_SUFFIX) {
+        if name == TEMP_NAME {
             fs.remove(&ent.path(), "remove leftover temp file")?;
+            changed = true;
+        } else if let Some(seg) = name.strip_suffix(crate::repair::SALVAGE_SUFFIX) {
+            let target = dir.join(seg);
+            if std::fs::symlink_metadata(&target).is_ok() {
+                fs.remove(&ent.path(), "remove leftover temp file")?;
+            } else {
+                fs.rename(&ent.path(), &target, "put a repaired segment in place")?;
+            }
             changed = true;
         } else if let Some((first, last)) = parse_commit_name(name) {
             complete(fs, first, last, &ent.path())?;
@@ -62,6 +72,28 @@ pub(crate) fn recover(fs: &Fs) -> Result<()> {
         fs.sync_dir()?;
     }
     Ok(())
+}
+
+/// Files a crash may have left that recovery turns into segments: `(file, segment it
+/// becomes, segments it hides)`. A read-only handle reads the log as recovery would
+/// leave it, without changing anything.
+pub(crate) fn pending(dir: &Path) -> Result<Vec<(PathBuf, u64, std::ops::RangeInclusive<u64>)>> {
+    let mut out = Vec::new();
+    for ent in std::fs::read_dir(dir).ctx("list directory", dir)? {
+        let ent = ent.ctx("list directory", dir)?;
+        let name = ent.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(seg) = name.strip_suffix(crate::repair::SALVAGE_SUFFIX) {
+            if let Some(seq) = segment::parse_segment_name(seg.as_ref()) {
+                if std::fs::symlink_metadata(dir.join(seg)).is_err() {
+                    out.push((ent.path(), seq, seq..=seq));
+                }
+            }
+        } else if let Some((first, last)) = parse_commit_name(name) {
+            out.push((ent.path(), first, first..=last));
+        }
+    }
+    Ok(out)
 }
 
 /// Step 3: delete the replaced segments, then move the new one into place. The
@@ -101,7 +133,7 @@ pub(crate) fn rewrite(
     let (first, last) = (first.seq, last.seq);
     let temp = fs.dir.join(TEMP_NAME);
     let commit = fs.dir.join(commit_name(first, last));
-    let _ = std::fs::remove_file(&temp);
+    fs.remove_quietly(&temp);
     let file = fs
         .create_new(&temp, "create truncation file")
         .map_err(Failed::BeforeCommit)?;
@@ -109,12 +141,14 @@ pub(crate) fn rewrite(
         .and_then(|()| fs.fsync(&file, &temp, false))
         .and_then(|()| fs.rename(&temp, &commit, "commit truncation"));
     if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
+        fs.remove_quietly(&temp);
         // A rename that reported an error may still have happened. A commit file left
         // behind would be completed at the next open, over whatever later truncations
         // made of these segments, so it goes, durably, or the handle fails.
-        return Err(match std::fs::remove_file(&commit) {
-            Err(r) if r.kind() == std::io::ErrorKind::NotFound => Failed::BeforeCommit(e),
+        return Err(match fs.remove(&commit, "remove uncommitted truncation") {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Failed::BeforeCommit(e)
+            }
             Ok(()) if fs.sync_dir().is_ok() => Failed::BeforeCommit(e),
             _ => Failed::AfterCommit(e),
         });
@@ -170,7 +204,7 @@ fn write_kept_series(
     let damage = read::read_segments(
         candidates,
         None,
-        false,
+        read::Scan::new(crate::options::Recovery::Truncate),
         &mut ReadSummary::default(),
         &mut visit,
     );

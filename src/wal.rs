@@ -17,13 +17,14 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, Fs};
 use crate::io::{Io, Work};
 use crate::options::{Options, Recovery, SyncMode};
-use crate::read::{self, Entry, ReadSummary, Repair};
+use crate::read::{self, Entry, ReadSummary, Repair, Scan};
 use crate::record::{Sample, Series, Tombstone};
 use crate::reentry::{self, CallbackScope};
 use crate::repair;
-use crate::segment;
+use crate::segment::{self, SegmentMeta};
 use crate::stats::Stats;
 use crate::truncate;
+use crate::view;
 use crate::writer::SegmentWriter;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -54,6 +55,8 @@ struct Shared {
     corruptions: AtomicU64,
     dropped_entries: AtomicU64,
     dropped_bytes: AtomicU64,
+    quarantined_segments: AtomicU64,
+    quarantined_bytes: AtomicU64,
 }
 
 impl Shared {
@@ -71,12 +74,19 @@ impl Shared {
     }
 
     fn count_repair(&self, r: &Repair) {
-        self.corruptions
-            .fetch_add(r.damaged_regions, Ordering::Relaxed);
         self.dropped_entries
             .fetch_add(r.dropped_entries, Ordering::Relaxed);
         self.dropped_bytes
             .fetch_add(r.dropped_bytes, Ordering::Relaxed);
+        self.quarantined_segments
+            .fetch_add(r.quarantined_segments, Ordering::Relaxed);
+        self.quarantined_bytes
+            .fetch_add(r.quarantined_bytes, Ordering::Relaxed);
+    }
+
+    fn count_damage(&self, regions: usize) {
+        self.corruptions
+            .fetch_add(regions as u64, Ordering::Relaxed);
     }
 
     /// Makes everything appended so far durable.
@@ -123,24 +133,54 @@ impl Wal {
     ///
     /// Segments with an invalid header are handled by [`Options::recovery`]. If segments
     /// remain, [`Wal::read`] must complete once before writes and truncation are
-    /// accepted.
+    /// accepted. A directory that is not a SegmentWAL (see [`Error::Format`]) is refused
+    /// before anything in it is changed. With [`Options::read_only`], nothing is
+    /// created, locked or changed (see there).
     pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Wal> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid("the directory path is empty"));
         }
+        let faults = options.faults.clone().unwrap_or_default();
+        if options.read_only {
+            let dir_file = fsutil::open_existing_dir(&dir)?;
+            let mut segments = view::segments(&dir)?;
+            if options.recovery == Recovery::Fail {
+                view::check_headers(&mut segments, Recovery::Fail)?;
+            }
+            let fs = Arc::new(Fs::new(dir, dir_file, faults));
+            return Ok(Self::with(fs, options, segments, false, None));
+        }
         fsutil::create_dir_durably(&dir)?;
         let dir_file = fsutil::open_dir(&dir)?;
         fsutil::lock_dir(&dir_file, &dir)?;
-        let faults = options.faults.clone().unwrap_or_default();
+        // Refuse a directory that is not a usable SegmentWAL before changing anything.
+        view::segments(&dir)?;
         let fs = Arc::new(Fs::new(dir.clone(), dir_file, faults));
         truncate::recover(&fs)?;
 
         let mut segments = segment::list(&dir)?;
-        let header_repair = repair::invalid_headers(&fs, &mut segments, options.recovery)?;
-
+        let header_repair =
+            repair::invalid_headers(&fs, &mut segments, options.recovery, options.quarantine)?;
         let needs_read = !segments.is_empty();
+        let mut wal = Self::with(fs, options, segments, needs_read, header_repair.as_ref());
+        let for_worker = wal.shared.clone();
+        let worker = std::thread::Builder::new()
+            .name("tswal-worker".into())
+            .spawn(move || for_worker.worker())
+            .ctx("start background thread for", &dir)?;
+        wal.worker = Some(worker);
+        Ok(wal)
+    }
+
+    fn with(
+        fs: Arc<Fs>,
+        options: Options,
+        segments: Vec<SegmentMeta>,
+        needs_read: bool,
+        header_repair: Option<&Repair>,
+    ) -> Wal {
         let writer = SegmentWriter::new(fs.clone(), options.segment_size, segments);
         let spin = options.sync_spin;
         let shared = Arc::new(Shared {
@@ -155,19 +195,17 @@ impl Wal {
             corruptions: AtomicU64::new(0),
             dropped_entries: AtomicU64::new(0),
             dropped_bytes: AtomicU64::new(0),
+            quarantined_segments: AtomicU64::new(0),
+            quarantined_bytes: AtomicU64::new(0),
         });
-        if let Some(r) = &header_repair {
+        if let Some(r) = header_repair {
+            shared.count_damage(r.damaged_regions as usize);
             shared.count_repair(r);
         }
-        let for_worker = shared.clone();
-        let worker = std::thread::Builder::new()
-            .name("tswal-worker".into())
-            .spawn(move || for_worker.worker())
-            .ctx("start background thread for", &dir)?;
-        Ok(Wal {
+        Wal {
             shared,
-            worker: Some(worker),
-        })
+            worker: None,
+        }
     }
 
     /// The directory this handle writes to.
@@ -195,8 +233,25 @@ impl Wal {
         Ok(())
     }
 
+    /// Whether the handle was opened with [`Options::read_only`].
+    pub fn read_only(&self) -> bool {
+        self.shared.options.read_only
+    }
+
+    fn check_not_read_only(&self) -> Result<()> {
+        if self.read_only() {
+            return Err(Error::state(format!(
+                "the handle on {} is read-only (opened with read_only): it cannot log, \
+                 truncate or sync",
+                self.shared.fs.dir.display()
+            )));
+        }
+        Ok(())
+    }
+
     fn check_writable(&self) -> Result<()> {
         self.check_not_in_callback()?;
+        self.check_not_read_only()?;
         if self.shared.io.failed() {
             return Err(self.shared.io.failure());
         }
@@ -214,14 +269,23 @@ impl Wal {
     ///
     /// Labels of each series arrive sorted by name. Returning `ControlFlow::Break` stops
     /// the read with [`Error::Aborted`]. Damage is handled by [`Options::recovery`]:
-    /// repaired and reported in the summary, or returned as [`Error::Corruption`].
-    /// Writers on other threads wait while a read runs, so `visit` must not wait for a
-    /// thread that logs to this handle.
+    /// repaired (what the repair takes out goes to quarantine, see
+    /// [`Options::quarantine`]) and reported in the summary, or returned as
+    /// [`Error::Corruption`]. Writers on other threads wait while a read runs, so
+    /// `visit` must not wait for a thread that logs to this handle.
+    ///
+    /// On a read-only handle, the read lists the directory afresh (another process may be
+    /// writing it), delivers what the recovery mode would keep, reports the damage in
+    /// the summary and changes nothing; an entry still being written at the end of the
+    /// newest segment is where the log ends for now, not damage.
     pub fn read<F>(&self, mut visit: F) -> Result<ReadSummary>
     where
         F: FnMut(Entry<'_>) -> ControlFlow<()>,
     {
         self.check_not_in_callback()?;
+        if self.read_only() {
+            return self.read_view(&mut visit);
+        }
         let _maintenance = self.shared.maintenance.lock();
         let mut w = self.shared.writer.lock();
         // Everything logged so far goes to the files, and segments cut before are not
@@ -233,29 +297,73 @@ impl Wal {
         let recovery = self.shared.options.recovery;
         let damages = {
             let _scope = CallbackScope::enter(self.shared.id);
-            let salvage = recovery == Recovery::Salvage;
-            read::read_segments(&mut w.segments, limit, salvage, &mut summary, &mut visit)?
+            let scan = Scan::new(recovery);
+            read::read_segments(&mut w.segments, limit, scan, &mut summary, &mut visit)?
         };
-        if let Some(first) = damages.first() {
+        self.shared.count_damage(damages.len());
+        summary.damage = read::report(&w.segments, &damages);
+        let mut to_repair = damages.into_iter().filter(|d| !d.hole).peekable();
+        if let Some(first) = to_repair.peek().cloned() {
             let fs = &*self.shared.fs;
-            if recovery != Recovery::Fail {
-                w.finish_before_repair(&self.shared.io)?;
+            if recovery == Recovery::Fail {
+                return Err(Error::Corruption {
+                    segment: w.segments[first.index].path.clone(),
+                    offset: first.offset,
+                    reason: first.reason,
+                });
             }
-            let repaired = match recovery {
-                Recovery::Fail => {
-                    return Err(Error::Corruption {
-                        segment: w.segments[first.index].path.clone(),
-                        offset: first.offset,
-                        reason: first.reason.clone(),
-                    });
+            w.finish_before_repair(&self.shared.io)?;
+            let keep = self.shared.options.quarantine;
+            let r = match recovery {
+                Recovery::Salvage => {
+                    let all: Vec<_> = to_repair.collect();
+                    repair::salvage(fs, &mut w.segments, &all, keep)
                 }
-                Recovery::Truncate => repair::cut_at_damage(fs, &mut w.segments, first.clone()),
-                Recovery::Salvage => repair::salvage(fs, &mut w.segments, &damages),
-            };
-            let r = repaired?;
+                _ => repair::cut_at_damage(fs, &mut w.segments, first, keep),
+            }?;
             self.shared.count_repair(&r);
             summary.repair = Some(r);
         }
+        self.shared.needs_read.store(false, Ordering::SeqCst);
+        Ok(summary)
+    }
+
+    /// `read` on a read-only handle.
+    fn read_view(
+        &self,
+        visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
+    ) -> Result<ReadSummary> {
+        let _maintenance = self.shared.maintenance.lock();
+        let recovery = self.shared.options.recovery;
+        let mut segments = view::segments(&self.shared.fs.dir)?;
+        let mut summary = ReadSummary::default();
+        let header_damage = view::check_headers(&mut segments, recovery);
+        if let Err(Error::Corruption { .. }) = &header_damage {
+            self.shared.count_damage(1);
+        }
+        summary.damage = header_damage?;
+        let damages = {
+            let _scope = CallbackScope::enter(self.shared.id);
+            let scan = Scan {
+                recovery,
+                live: true,
+            };
+            read::read_segments(&mut segments, None, scan, &mut summary, visit)?
+        };
+        self.shared
+            .count_damage(summary.damage.len() + damages.len());
+        if recovery == Recovery::Fail {
+            if let Some(first) = damages.into_iter().next() {
+                return Err(Error::Corruption {
+                    segment: segments[first.index].path.clone(),
+                    offset: first.offset,
+                    reason: first.reason,
+                });
+            }
+        } else {
+            summary.damage.extend(read::report(&segments, &damages));
+        }
+        self.shared.writer.lock().segments = segments;
         self.shared.needs_read.store(false, Ordering::SeqCst);
         Ok(summary)
     }
@@ -376,6 +484,7 @@ impl Wal {
     /// flush; after that, the failed handle's [`Error::State`].
     pub fn sync(&self) -> Result<()> {
         self.check_not_in_callback()?;
+        self.check_not_read_only()?;
         if self.shared.io.failed() {
             // The error that failed the handle, if no call has reported it yet.
             self.shared.io.take_error()?;
@@ -403,6 +512,8 @@ impl Wal {
             corruptions: self.shared.corruptions.load(Ordering::Relaxed),
             dropped_entries: self.shared.dropped_entries.load(Ordering::Relaxed),
             dropped_bytes: self.shared.dropped_bytes.load(Ordering::Relaxed),
+            quarantined_segments: self.shared.quarantined_segments.load(Ordering::Relaxed),
+            quarantined_bytes: self.shared.quarantined_bytes.load(Ordering::Relaxed),
             write_backlog_peak: self.shared.io.queued_peak(),
         })
     }

@@ -206,12 +206,15 @@ impl SegmentWriter {
     }
 
     /// The last segment of an earlier run may still carry its preallocated tail (after a
-    /// crash); once a new segment follows it, that space is given back.
+    /// crash); once a new segment follows it, that space is given back. Only zeros are:
+    /// not data after a hole, and nothing through a symbolic link.
     fn trim_previous_head(&mut self, io: &Io) {
         let Some(head) = self.segments.last() else {
             return;
         };
-        let Some(end) = head.log_end else { return };
+        let Some(end) = head.log_end.filter(|_| head.zeros_after_end && !head.link) else {
+            return;
+        };
         let Ok(file) = OpenOptions::new().write(true).open(&head.path) else {
             return;
         };

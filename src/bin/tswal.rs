@@ -2,8 +2,8 @@
 //!
 //! - `tswal demo [DIR]` writes, replays and truncates a WAL, printing what happened
 //!   (in a fresh temporary directory unless DIR is given).
-//! - `tswal dump DIR` prints every entry of a WAL in the dump format (a read repairs
-//!   damage, so this may change a damaged WAL).
+//! - `tswal dump DIR` prints every entry of a WAL in the dump format, changing nothing
+//!   (damage is reported on stderr, with a non-zero exit).
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -48,24 +48,32 @@ fn main() -> ExitCode {
 }
 
 fn dump(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let wal = Wal::open(dir, Options::default())?;
+    // Read-only: a dump changes nothing, whatever it finds.
+    let options = Options {
+        read_only: true,
+        ..Options::default()
+    };
+    let wal = Wal::open(dir, options)?;
     let mut out = String::new();
     let summary = wal.read(|e| {
         tswal::dump::write_entry(&mut out, e);
         ControlFlow::Continue(())
     })?;
     print!("{out}");
-    if let Some(r) = summary.repair {
+    for d in &summary.damage {
         eprintln!(
-            "repaired: {} cut at offset {} ({}), {} later segment(s) deleted",
-            r.segment.display(),
-            r.offset,
-            r.reason,
-            r.deleted_segments.len()
+            "damage: {} at offset {}: {}",
+            d.segment.display(),
+            d.offset,
+            d.reason
         );
     }
     wal.close()?;
-    Ok(())
+    if summary.damage.is_empty() {
+        Ok(())
+    } else {
+        Err("the WAL is damaged: the dump stops where a default read would".into())
+    }
 }
 
 fn segment_files(dir: &Path) -> std::io::Result<Vec<(String, u64)>> {

@@ -1,0 +1,169 @@
+//! Telling a SegmentWAL directory from one that only shares its file names.
+//!
+//! The reference deletes an invalid segment and every later one, so opening a directory
+//! of numbered files that are not SegmentWAL segments (a Prometheus 2.3+ WAL, whose
+//! segments are named `00000000`...) would take out every file. Such a directory is
+//! refused before anything is changed.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::entry::{self, CRC_LEN, HEADER_LEN, TypeByte};
+use crate::error::{Error, IoContext, Result};
+use crate::segment::{self, SegmentMeta};
+
+/// Page size of the Prometheus 2.3+ WAL (`wlog`), whose records are framed as
+/// `type u8 | length u16 | crc32c u32 | data`, the type's low 3 bits being 1 (a whole
+/// record) or 2 (its first fragment) at the start of a segment.
+const WLOG_PAGE: usize = 32 * 1024;
+const WLOG_HEADER: usize = 7;
+
+/// `Err(Error::Format)` if `segments` (the directory's segment-named files) are not a
+/// SegmentWAL: none has a valid header, none starts with a valid SegmentWAL entry after
+/// a damaged header, and at least one holds a non-zero byte. Files that hold nothing
+/// but zeros are what a crash can leave of a SegmentWAL segment, and are not evidence
+/// either way.
+pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
+    let mut with_data = Vec::new();
+    let mut wlog = 0;
+    for seg in segments {
+        let head = read_head(&seg.path)?;
+        if head.len() >= segment::HEADER_LEN as usize
+            && segment::header_problem(&head[..segment::HEADER_LEN as usize]).is_none()
+        {
+            return Ok(());
+        }
+        if starts_with_entry(&head) {
+            return Ok(());
+        }
+        if holds_data(&seg.path, &head)? {
+            if looks_like_wlog(&head) {
+                wlog += 1;
+            }
+            with_data.push(seg);
+        }
+    }
+    let Some(first) = with_data.first() else {
+        return Ok(());
+    };
+    let name = |s: &SegmentMeta| {
+        s.path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let what = if wlog > 0 && wlog == with_data.len() {
+        "they look like a Prometheus 2.3+ WAL (page format), which tswal does not read \
+         (tswal reads the SegmentWAL of Prometheus 2.0-2.2)"
+            .to_string()
+    } else {
+        let head = read_head(&first.path)?;
+        let found = match head.get(..4) {
+            Some(m) => format!("bytes {:02x} {:02x} {:02x} {:02x}", m[0], m[1], m[2], m[3]),
+            None => "fewer than 4 bytes".to_string(),
+        };
+        format!(
+            "they are not SegmentWAL segments ({} starts with {found}, not the magic \
+             43 af 00 ef)",
+            name(first)
+        )
+    };
+    Err(Error::format(
+        dir,
+        format!(
+            "not a SegmentWAL directory: none of its {} segment-named file(s) ({}{}) has a \
+             SegmentWAL header, and {} hold(s) data; {what}. Nothing was changed",
+            segments.len(),
+            name(&segments[0]),
+            if segments.len() > 1 { ", ..." } else { "" },
+            with_data.len(),
+        ),
+    ))
+}
+
+/// The first bytes of a file, enough for one wlog page.
+fn read_head(path: &Path) -> Result<Vec<u8>> {
+    let f = File::open(path).ctx("open segment", path)?;
+    let mut head = Vec::with_capacity(WLOG_PAGE);
+    f.take(WLOG_PAGE as u64)
+        .read_to_end(&mut head)
+        .ctx("read segment", path)?;
+    Ok(head)
+}
+
+/// Whether a SegmentWAL entry with a matching CRC starts at offset 8: a segment whose
+/// header alone is damaged. Only entries within the bytes read are checked.
+fn starts_with_entry(head: &[u8]) -> bool {
+    let at = segment::HEADER_LEN as usize;
+    let Some(header) = head.get(at..at + HEADER_LEN) else {
+        return false;
+    };
+    let Ok(header) = <[u8; HEADER_LEN]>::try_from(header) else {
+        return false;
+    };
+    if !matches!(entry::classify(header[0]), TypeByte::Entry(_)) || header[1] != entry::FLAG_SIMPLE
+    {
+        return false;
+    }
+    let total = HEADER_LEN + entry::body_len(&header) as usize + CRC_LEN;
+    head.get(at..at + total).is_some_and(entry::crc_matches)
+}
+
+/// Whether the file holds a non-zero byte (reading past `head` only if it is all zeros).
+fn holds_data(path: &Path, head: &[u8]) -> Result<bool> {
+    if head.iter().any(|&b| b != 0) {
+        return Ok(true);
+    }
+    let mut f = File::open(path).ctx("open segment", path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).ctx("read segment", path)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if buf[..n].iter().any(|&b| b != 0) {
+            return Ok(true);
+        }
+    }
+}
+
+/// Whether the file starts with a wlog record whose CRC matches.
+fn looks_like_wlog(head: &[u8]) -> bool {
+    let Some(h) = head.get(..WLOG_HEADER) else {
+        return false;
+    };
+    let kind = h[0] & 0x07;
+    let len = u16::from_be_bytes([h[1], h[2]]) as usize;
+    let crc = u32::from_be_bytes([h[3], h[4], h[5], h[6]]);
+    (kind == 1 || kind == 2)
+        && len <= WLOG_PAGE - WLOG_HEADER
+        && head
+            .get(WLOG_HEADER..WLOG_HEADER + len)
+            .is_some_and(|data| crc_fast::crc32_iscsi(data) == crc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wlog segment: one whole record.
+    pub(crate) fn wlog_record(data: &[u8]) -> Vec<u8> {
+        let mut out = vec![1u8];
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&crc_fast::crc32_iscsi(data).to_be_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn a_wlog_record_is_recognised_and_a_damaged_one_is_not() {
+        let rec = wlog_record(b"\x01series record");
+        assert!(looks_like_wlog(&rec));
+        let mut bad = rec.clone();
+        bad[9] ^= 1;
+        assert!(!looks_like_wlog(&bad));
+        assert!(!looks_like_wlog(&rec[..5]));
+    }
+}
