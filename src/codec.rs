@@ -158,6 +158,31 @@ pub(crate) fn encode_series(out: &mut Vec<u8>, series: &[Series<'_>]) {
     }
 }
 
+/// Bytes `x` takes as a uvarint.
+#[inline]
+pub(crate) fn uvarint_len(x: u64) -> u64 {
+    u64::from(64 - (x | 1).leading_zeros()).div_ceil(7)
+}
+
+/// The exact body length `encode_series` gives, without encoding (so that an entry too
+/// large for the format is refused before any of it is copied).
+pub(crate) fn series_body_len(series: &[Series<'_>]) -> u64 {
+    series
+        .iter()
+        .map(|s| {
+            let labels: u64 = s
+                .labels
+                .iter()
+                .map(|l| {
+                    let (n, v) = (l.name.len() as u64, l.value.len() as u64);
+                    uvarint_len(n) + n + uvarint_len(v) + v
+                })
+                .sum();
+            8 + uvarint_len(s.labels.len() as u64) + labels
+        })
+        .sum()
+}
+
 /// A decoded series whose labels are `labels[start..start + len]` of the label arena.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SeriesSpan {
@@ -272,6 +297,28 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[Sample]) -> i64 {
 /// Most body bytes `n` samples can take.
 pub(crate) const fn samples_body_bound(n: usize) -> usize {
     n.saturating_mul(MAX_SAMPLE_LEN).saturating_add(16)
+}
+
+/// The exact body length `encode_samples` gives, without encoding.
+pub(crate) fn samples_body_len(samples: &[Sample]) -> u64 {
+    let Some(first) = samples.first() else {
+        return 0;
+    };
+    16 + samples
+        .iter()
+        .map(|s| {
+            let dref = (s.series_ref as i64).wrapping_sub(first.series_ref as i64);
+            uvarint_len(zigzag(dref)) + uvarint_len(zigzag(s.t.wrapping_sub(first.t))) + 8
+        })
+        .sum::<u64>()
+}
+
+/// The exact body length `encode_deletes` gives, without encoding.
+pub(crate) fn deletes_body_len(tombstones: &[Tombstone]) -> u64 {
+    tombstones
+        .iter()
+        .map(|d| 8 + uvarint_len(zigzag(d.mint)) + uvarint_len(zigzag(d.maxt)))
+        .sum()
 }
 
 /// Most body bytes `n` tombstones can take.
@@ -612,6 +659,62 @@ mod tests {
             let mut c = Cursor::new(&b);
             assert_eq!(c.varint(), Some(x));
             assert_eq!(c.remaining(), 0);
+        }
+    }
+
+    #[test]
+    fn body_lengths_match_the_encoded_bodies() {
+        for x in [0, 1, 127, 128, 16383, 16384, u64::MAX >> 1, u64::MAX] {
+            let mut b = Vec::new();
+            put_uvarint(&mut b, x);
+            assert_eq!(uvarint_len(x), b.len() as u64, "{x}");
+        }
+        let edges = [0i64, 1, -1, 63, -64, 64, 8191, -8192, i64::MAX, i64::MIN];
+        let samples: Vec<Sample> = edges
+            .iter()
+            .flat_map(|&a| edges.iter().map(move |&b| (a, b)))
+            .map(|(a, b)| Sample {
+                series_ref: a as u64,
+                t: b,
+                v: 0.5,
+            })
+            .collect();
+        let tombstones: Vec<Tombstone> = samples
+            .iter()
+            .map(|s| Tombstone {
+                series_ref: s.series_ref,
+                mint: s.t,
+                maxt: s.series_ref as i64,
+            })
+            .collect();
+        let (name, value) = (vec![b'n'; 200], vec![b'v'; 20000]);
+        let labels = [Label::new("a", ""), Label::new(&name, &value)];
+        let series = [
+            Series {
+                series_ref: 7,
+                labels: &labels,
+            },
+            Series {
+                series_ref: u64::MAX,
+                labels: &[],
+            },
+        ];
+        for n in [0, 1, 2, samples.len()] {
+            let mut b = Vec::new();
+            encode_samples(&mut b, &samples[..n]);
+            assert_eq!(
+                samples_body_len(&samples[..n]),
+                b.len() as u64,
+                "{n} samples"
+            );
+            b.clear();
+            encode_deletes(&mut b, &tombstones[..n]);
+            assert_eq!(deletes_body_len(&tombstones[..n]), b.len() as u64);
+        }
+        for n in 0..=series.len() {
+            let mut b = Vec::new();
+            encode_series(&mut b, &series[..n]);
+            assert_eq!(series_body_len(&series[..n]), b.len() as u64, "{n} series");
         }
     }
 

@@ -51,6 +51,22 @@ pub(crate) const fn framed_len(body: usize) -> usize {
     HEADER_LEN.saturating_add(body).saturating_add(CRC_LEN)
 }
 
+/// Refuses a body of `len` bytes if it exceeds the u32 length field (checked before
+/// encoding, so that nothing the size of such an entry is ever built).
+pub(crate) fn check_body_len(len: u64) -> Result<()> {
+    if len > u64::from(u32::MAX) {
+        return Err(too_large(len, u32::MAX));
+    }
+    Ok(())
+}
+
+fn too_large(body: impl std::fmt::Display, max_body: u32) -> Error {
+    Error::invalid(format!(
+        "entry body of {body} bytes exceeds the format's limit of {max_body} bytes \
+         (u32 length field); log a smaller batch"
+    ))
+}
+
 /// Appends one complete entry to `out`: the body is appended by `encode`, then the
 /// header and CRC are filled in. Fails, leaving `out` as it was, if the body exceeds the
 /// u32 length field.
@@ -76,10 +92,7 @@ fn frame_limited<R>(
         Ok(len) if len <= max_body => len,
         _ => {
             out.truncate(start);
-            return Err(Error::invalid(format!(
-                "entry body of {body} bytes exceeds the format's limit of {max_body} bytes \
-                 (u32 length field); log a smaller batch"
-            )));
+            return Err(too_large(body, max_body));
         }
     };
     out[start + 2..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());

@@ -414,6 +414,7 @@ impl Wal {
     /// segment rules, as in the reference: the first write after open starts a segment,
     /// one that finds the head segment full cuts.
     pub fn log_series(&self, series: &[Series<'_>]) -> Result<()> {
+        entry::check_body_len(codec::series_body_len(series))?;
         self.log(EntryType::Series, series.is_empty(), 0, |b| {
             codec::encode_series(b, series);
             i64::MIN
@@ -422,7 +423,11 @@ impl Wal {
 
     /// Logs one samples entry. An empty slice writes no entry (see [`Wal::log_series`]).
     pub fn log_samples(&self, samples: &[Sample]) -> Result<()> {
-        let most = entry::framed_len(codec::samples_body_bound(samples.len()));
+        let bound = codec::samples_body_bound(samples.len());
+        if bound as u64 > u64::from(u32::MAX) {
+            entry::check_body_len(codec::samples_body_len(samples))?;
+        }
+        let most = entry::framed_len(bound);
         self.log(EntryType::Samples, samples.is_empty(), most, |b| {
             codec::encode_samples(b, samples)
         })?;
@@ -434,7 +439,11 @@ impl Wal {
 
     /// Logs one deletes entry. An empty slice writes no entry (see [`Wal::log_series`]).
     pub fn log_deletes(&self, tombstones: &[Tombstone]) -> Result<()> {
-        let most = entry::framed_len(codec::deletes_body_bound(tombstones.len()));
+        let bound = codec::deletes_body_bound(tombstones.len());
+        if bound as u64 > u64::from(u32::MAX) {
+            entry::check_body_len(codec::deletes_body_len(tombstones))?;
+        }
+        let most = entry::framed_len(bound);
         self.log(EntryType::Deletes, tombstones.is_empty(), most, |b| {
             codec::encode_deletes(b, tombstones)
         })
