@@ -55,8 +55,8 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
             .into_owned()
     };
     let what = if wlog > 0 && wlog == with_data.len() {
-        "they look like a Prometheus 2.3+ WAL (page format), which tswal does not read \
-         (tswal reads the SegmentWAL of Prometheus 2.0-2.2)"
+        "it looks like a Prometheus 2.3+ WAL (page format), which tswal does not read (it \
+         reads the SegmentWAL of Prometheus 2.0-2.2)"
             .to_string()
     } else {
         let head = read_head(&first.path)?;
@@ -65,20 +65,26 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
             None => "fewer than 4 bytes".to_string(),
         };
         format!(
-            "they are not SegmentWAL segments ({} starts with {found}, not the magic \
-             43 af 00 ef)",
+            "its numbered files are not SegmentWAL segments ({} starts with {found}, not \
+             the magic 43 af 00 ef)",
             name(first)
         )
+    };
+    let files = match segments {
+        [one] => format!("its segment-named file {}", name(one)),
+        [first, .., last] => format!(
+            "none of its {} segment-named files ({} to {})",
+            segments.len(),
+            name(first),
+            name(last)
+        ),
+        [] => String::new(),
     };
     Err(Error::format(
         dir,
         format!(
-            "not a SegmentWAL directory: none of its {} segment-named file(s) ({}{}) has a \
-             SegmentWAL header, and {} hold(s) data; {what}. Nothing was changed",
-            segments.len(),
-            name(&segments[0]),
-            if segments.len() > 1 { ", ..." } else { "" },
-            with_data.len(),
+            "not a SegmentWAL directory: {what}; {files} has a SegmentWAL header. Nothing \
+             was changed"
         ),
     ))
 }
