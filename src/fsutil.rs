@@ -276,6 +276,12 @@ impl Fs {
         }
     }
 
+    /// Makes a symbolic link at `link` to `target`.
+    pub(crate) fn symlink(&self, target: &Path, link: &Path) -> Result<()> {
+        self.check(FaultOp::Create, "create link", link)?;
+        std::os::unix::fs::symlink(target, link).ctx("create link", link)
+    }
+
     pub(crate) fn rename(&self, from: &Path, to: &Path, what: &'static str) -> Result<()> {
         self.check(FaultOp::Rename, what, to)?;
         fs::rename(from, to).ctx(what, to)

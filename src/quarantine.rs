@@ -53,9 +53,9 @@ impl<'a> Quarantine<'a> {
             return Ok(q);
         }
         let root = fs.dir.join(DIR_NAME);
-        if fs.mkdir(&root)? {
-            fs.sync_dir()?;
-        }
+        fs.mkdir(&root)?;
+        // Also when it existed: an interrupted repair may have made it without this.
+        fs.sync_dir()?;
         let (stamp, pretty) = utc_now();
         let name = segment.file_name().unwrap_or_default().to_string_lossy();
         let mut folder = root.join(format!("{stamp}-{name}"));
@@ -88,15 +88,10 @@ impl<'a> Quarantine<'a> {
     /// Takes the segment (or link) at `path` out of the log: moves it into the folder,
     /// or deletes it. Durable when this returns.
     pub(crate) fn take_segment(&mut self, path: &Path) -> Result<()> {
-        let len = std::fs::symlink_metadata(path).map_or(0, |m| m.len());
         match &self.folder {
             Some(folder) => {
-                let to = folder.join(path.file_name().unwrap_or_default());
-                self.fs.rename(path, &to, "move segment into quarantine")?;
-                self.fs.sync_dir_at(folder)?;
-                self.fs.sync_dir()?;
-                self.moved += 1;
-                self.bytes += len;
+                let folder = folder.clone();
+                self.move_in(&folder, path)?;
             }
             None => {
                 self.fs.remove(path, "delete segment")?;
@@ -106,19 +101,49 @@ impl<'a> Quarantine<'a> {
         Ok(())
     }
 
+    /// Moves the segment at `path` into `folder`, durably in both directories. A link
+    /// with a relative target would lead nowhere from the folder: it is made again
+    /// there with the target resolved from the WAL directory, then removed.
+    fn move_in(&mut self, folder: &Path, path: &Path) -> Result<()> {
+        let meta = std::fs::symlink_metadata(path).ctx("stat segment", path)?;
+        let to = folder.join(path.file_name().unwrap_or_default());
+        let relative_target = match meta.file_type().is_symlink() {
+            true => {
+                Some(std::fs::read_link(path).ctx("read link", path)?).filter(|t| t.is_relative())
+            }
+            false => None,
+        };
+        match relative_target {
+            Some(target) => {
+                let len = std::fs::metadata(path).map_or(0, |m| m.len());
+                self.fs.symlink(&self.fs.dir.join(target), &to)?;
+                self.fs.sync_dir_at(folder)?;
+                self.fs.remove(path, "remove segment link")?;
+                self.bytes += len;
+            }
+            None => {
+                self.fs.rename(path, &to, "move segment into quarantine")?;
+                self.fs.sync_dir_at(folder)?;
+                self.bytes += if meta.file_type().is_symlink() {
+                    std::fs::metadata(&to).map_or(0, |m| m.len())
+                } else {
+                    meta.len()
+                };
+            }
+        }
+        self.fs.sync_dir()?;
+        self.moved += 1;
+        Ok(())
+    }
+
     /// Replaces the segment at `path` by the finished file `with` (in the WAL
     /// directory): the old segment goes into the folder first (or is simply replaced).
     pub(crate) fn replace_segment(&mut self, path: &Path, with: &Path) -> Result<()> {
         if let Some(folder) = &self.folder {
-            let len = std::fs::symlink_metadata(path).map_or(0, |m| m.len());
-            let to = folder.join(path.file_name().unwrap_or_default());
-            // A crash between the two renames leaves `with` and no segment: the next
-            // open finishes the job (see `truncate::recover`).
-            self.fs.rename(path, &to, "move segment into quarantine")?;
-            self.fs.sync_dir_at(folder)?;
-            self.fs.sync_dir()?;
-            self.moved += 1;
-            self.bytes += len;
+            // A crash between the move and the rename leaves `with` and no segment: the
+            // next open finishes the job (see `truncate::recover`).
+            let folder = folder.clone();
+            self.move_in(&folder, path)?;
         }
         self.fs.rename(with, path, "replace repaired segment")?;
         self.fs.sync_dir()
