@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::faults::{FaultOp, Faults};
+use crate::powerloss::Event;
 
 /// Creates `dir` and any missing parents, and makes `dir`'s entry in its parent durable
 /// (fsync of the parent, also when `dir` already existed: an earlier open may have made
@@ -164,19 +165,40 @@ impl Fs {
         result
     }
 
-    fn check(&self, op: FaultOp, what: &'static str, path: &Path) -> Result<()> {
-        self.faults.check(op).ctx(what, path)
+    /// Makes one change through the fault layer: an injected failure, or the change
+    /// noted in the power-loss model (while one is simulated, changes are made one at
+    /// a time, so that the model follows the disk).
+    fn change<T>(
+        &self,
+        op: FaultOp,
+        what: &'static str,
+        path: &Path,
+        event: Option<Event<'_>>,
+        make: impl FnOnce() -> io::Result<T>,
+    ) -> Result<T> {
+        let _one_at_a_time = self.faults.serialize();
+        self.faults.check(op, &self.dir).ctx(what, path)?;
+        if let Some(event) = event {
+            self.faults.note(&self.dir, &event);
+        }
+        make().ctx(what, path)
     }
 
     /// Creates `path`, which must not exist, for reading and writing.
     pub(crate) fn create_new(&self, path: &Path, what: &'static str) -> Result<File> {
-        self.check(FaultOp::Create, what, path)?;
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .ctx(what, path)
+        self.change(
+            FaultOp::Create,
+            what,
+            path,
+            Some(Event::Create(path)),
+            || {
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(path)
+            },
+        )
     }
 
     pub(crate) fn write_at(
@@ -187,8 +209,9 @@ impl Fs {
         offset: u64,
         what: &'static str,
     ) -> Result<()> {
-        self.check(FaultOp::Write, what, path)?;
-        file.write_all_at(data, offset).ctx(what, path)
+        self.change(FaultOp::Write, what, path, None, || {
+            file.write_all_at(data, offset)
+        })
     }
 
     /// Changes a file's length (trimming preallocated space, cutting damage).
@@ -199,22 +222,27 @@ impl Fs {
         len: u64,
         what: &'static str,
     ) -> Result<()> {
-        self.check(FaultOp::Write, what, path)?;
-        file.set_len(len).ctx(what, path)
+        self.change(FaultOp::Write, what, path, None, || file.set_len(len))
     }
 
     /// `fdatasync` if `data_only`, else `fsync`.
     pub(crate) fn fsync(&self, file: &File, path: &Path, data_only: bool) -> Result<()> {
         let what = if data_only { "fdatasync" } else { "fsync" };
-        self.check(FaultOp::Fsync, what, path)?;
-        self.timed_sync(|| {
-            if data_only {
-                file.sync_data()
-            } else {
-                file.sync_all()
-            }
-        })
-        .ctx(what, path)
+        self.change(
+            FaultOp::Fsync,
+            what,
+            path,
+            Some(Event::FileSync(path)),
+            || {
+                self.timed_sync(|| {
+                    if data_only {
+                        file.sync_data()
+                    } else {
+                        file.sync_all()
+                    }
+                })
+            },
+        )
     }
 
     /// Asks the kernel to start writing `file[from..to]` to disk now, without waiting
@@ -252,61 +280,83 @@ impl Fs {
 
     /// Makes the directory's entries (created, renamed, deleted files) durable.
     pub(crate) fn sync_dir(&self) -> Result<()> {
-        self.check(FaultOp::Fsync, "fsync directory", &self.dir)?;
-        self.timed_sync(|| self.dir_file.sync_all())
-            .ctx("fsync directory", &self.dir)
+        let (dir, what) = (&self.dir, "fsync directory");
+        self.change(FaultOp::Fsync, what, dir, Some(Event::DirSync(dir)), || {
+            self.timed_sync(|| self.dir_file.sync_all())
+        })
     }
 
     /// Makes the directory's entries durable, for a directory below the WAL directory
     /// (quarantine).
     pub(crate) fn sync_dir_at(&self, dir: &Path) -> Result<()> {
-        self.check(FaultOp::Fsync, "fsync directory", dir)?;
         let file = open_dir(dir)?;
-        self.timed_sync(|| file.sync_all())
-            .ctx("fsync directory", dir)
+        let what = "fsync directory";
+        self.change(FaultOp::Fsync, what, dir, Some(Event::DirSync(dir)), || {
+            self.timed_sync(|| file.sync_all())
+        })
     }
 
     /// Creates the directory `path`; false if it exists already (as a directory).
     pub(crate) fn mkdir(&self, path: &Path) -> Result<bool> {
-        self.check(FaultOp::Create, "create directory", path)?;
-        match fs::create_dir(path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(false),
-            Err(e) => Err(Error::io("create directory", path, e)),
+        if path.is_dir() {
+            return Ok(false);
         }
+        let what = "create directory";
+        self.change(
+            FaultOp::Create,
+            what,
+            path,
+            Some(Event::Mkdir(path)),
+            || fs::create_dir(path),
+        )?;
+        Ok(true)
     }
 
     /// Makes a symbolic link at `link` to `target`.
     pub(crate) fn symlink(&self, target: &Path, link: &Path) -> Result<()> {
-        self.check(FaultOp::Create, "create link", link)?;
-        std::os::unix::fs::symlink(target, link).ctx("create link", link)
+        let event = Event::Symlink(link, target);
+        self.change(FaultOp::Create, "create link", link, Some(event), || {
+            std::os::unix::fs::symlink(target, link)
+        })
     }
 
     pub(crate) fn rename(&self, from: &Path, to: &Path, what: &'static str) -> Result<()> {
-        self.check(FaultOp::Rename, what, to)?;
-        fs::rename(from, to).ctx(what, to)
+        self.change(
+            FaultOp::Rename,
+            what,
+            to,
+            Some(Event::Rename(from, to)),
+            || fs::rename(from, to),
+        )
     }
 
     pub(crate) fn remove(&self, path: &Path, what: &'static str) -> Result<()> {
-        self.check(FaultOp::Remove, what, path)?;
-        fs::remove_file(path).ctx(what, path)
+        self.change(
+            FaultOp::Remove,
+            what,
+            path,
+            Some(Event::Remove(path)),
+            || fs::remove_file(path),
+        )
     }
 
     /// Removes a temporary file of ours if it is there, ignoring errors (cleanup after a
     /// failure; recovery at the next open removes what this leaves).
     pub(crate) fn remove_quietly(&self, path: &Path) {
-        let _ = self.remove(path, "remove temporary file");
+        if fs::symlink_metadata(path).is_ok() {
+            let _ = self.remove(path, "remove temporary file");
+        }
     }
 
     /// Extends `file` to `size` bytes with allocated blocks, so later writes do not fail
     /// for lack of space and do not change the file size. Falls back to a sparse
     /// extension on filesystems without `fallocate`.
     pub(crate) fn preallocate(&self, file: &File, size: u64, path: &Path) -> Result<()> {
-        self.check(FaultOp::Preallocate, "preallocate segment", path)?;
-        #[cfg(target_os = "linux")]
-        {
-            let len = libc::off_t::try_from(size)
-                .map_err(|_| Error::invalid(format!("segment size {size} too large")))?;
+        let len = libc::off_t::try_from(size)
+            .map_err(|_| Error::invalid(format!("segment size {size} too large")))?;
+        let what = "preallocate segment";
+        self.change(FaultOp::Preallocate, what, path, None, || {
+            #[cfg(target_os = "linux")]
             loop {
                 // SAFETY: fallocate takes a descriptor we own and integer arguments; it
                 // touches no memory of ours.
@@ -318,10 +368,12 @@ impl Fs {
                 match e.raw_os_error() {
                     Some(libc::EINTR) => continue,
                     Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => break,
-                    _ => return Err(Error::io("preallocate segment", path, e)),
+                    _ => return Err(e),
                 }
             }
-        }
-        file.set_len(size).ctx("extend segment", path)
+            #[cfg(not(target_os = "linux"))]
+            let _ = len;
+            file.set_len(size)
+        })
     }
 }

@@ -45,6 +45,7 @@ mod fsutil;
 pub mod fuzzing;
 mod io;
 mod options;
+mod powerloss;
 pub mod quarantine;
 mod read;
 mod reader;

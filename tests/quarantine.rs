@@ -7,12 +7,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::fs;
-use std::ops::{ControlFlow, Range};
+use std::ops::ControlFlow;
 use std::os::unix::fs::{FileExt, symlink};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::kept::*;
 use common::*;
 use tswal::{FaultOp, Faults, Options, ReadSummary, Recovery, Sample, Wal};
 
@@ -112,43 +113,6 @@ fn uninterrupted(case: &str, recovery: Recovery) -> (String, Vec<String>) {
     (dump, segment_names(&dir))
 }
 
-/// Segment files by name, with their bytes (read through links).
-type Segments = BTreeMap<String, Vec<u8>>;
-
-fn snapshot(dir: &Path) -> Segments {
-    segment_names(dir)
-        .into_iter()
-        .map(|n| {
-            let bytes = fs::read(dir.join(&n)).unwrap();
-            (n, bytes)
-        })
-        .collect()
-}
-
-/// Names of the entries of `dir`, sorted.
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn quarantine_root(dir: &Path) -> PathBuf {
-    dir.join("quarantine")
-}
-
-/// The repairs' folders in `dir/quarantine`, sorted by name (none if there is no
-/// quarantine).
-fn quarantine_folders(dir: &Path) -> Vec<PathBuf> {
-    let root = quarantine_root(dir);
-    if !root.exists() {
-        return Vec::new();
-    }
-    names_in(&root).into_iter().map(|n| root.join(n)).collect()
-}
-
 /// Every file of a folder (links as links) with its bytes (read through links).
 fn folder_contents(folder: &Path) -> BTreeMap<String, (bool, Vec<u8>)> {
     names_in(folder)
@@ -171,91 +135,6 @@ fn quarantined_in(folder: &Path) -> (u64, u64) {
         bytes += fs::symlink_metadata(folder.join(&name)).unwrap().len();
     }
     (segments, bytes)
-}
-
-fn is_segment_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `("000002", 1234)` for a cut-off tail `000002.from-1234`.
-fn parse_tail(name: &str) -> Option<(&str, usize)> {
-    let (seg, from) = name.split_once(".from-")?;
-    Some((seg, from.parse().ok()?))
-}
-
-/// Where the bytes stop being trailing zeros.
-fn data_end(bytes: &[u8]) -> usize {
-    bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)
-}
-
-/// The parts of `0..end` that no range of `covered` covers.
-fn uncovered(mut covered: Vec<Range<usize>>, end: usize) -> Vec<Range<usize>> {
-    covered.sort_by_key(|r| r.start);
-    let mut missing = Vec::new();
-    let mut at = 0;
-    for r in covered {
-        if r.start > at {
-            missing.push(at..r.start.min(end));
-        }
-        at = at.max(r.end);
-        if at >= end {
-            break;
-        }
-    }
-    if at < end {
-        missing.push(at..end);
-    }
-    missing.retain(|r| !r.is_empty());
-    missing
-}
-
-/// No byte of the segments `originals` (a snapshot of `dir`) is lost: each byte of each
-/// segment, trailing zeros aside, is in the log or in one of the quarantine folders,
-/// possibly in both or several times: in a file named as the segment (in the log, or
-/// moved whole into quarantine) whose bytes begin the original, or in a cut-off tail
-/// `<segment>.from-<offset>` holding the original's bytes from that offset.
-fn assert_no_byte_lost(what: &str, dir: &Path, originals: &Segments) {
-    let folders = quarantine_folders(dir);
-    for (name, orig) in originals {
-        let mut covered = Vec::new();
-        let mut present = false;
-        let copies = std::iter::once(dir.join(name)).chain(folders.iter().map(|f| f.join(name)));
-        for path in copies {
-            if let Ok(bytes) = fs::read(&path) {
-                present = true;
-                if orig.starts_with(&bytes) {
-                    covered.push(0..bytes.len());
-                }
-            }
-        }
-        for folder in &folders {
-            for file in names_in(folder) {
-                // A tail that does not match was cut from the segment as a later
-                // repair found it (changed since the snapshot): it covers nothing.
-                let Some((_, from)) = parse_tail(&file).filter(|t| t.0 == name) else {
-                    continue;
-                };
-                let bytes = fs::read(folder.join(&file)).unwrap();
-                if orig.get(from..from + bytes.len()) == Some(&bytes[..]) {
-                    covered.push(from..from + bytes.len());
-                }
-            }
-        }
-        assert!(
-            present,
-            "{what}: segment {name} ({} bytes) is neither in the log nor in quarantine \
-             (folders {folders:?})",
-            orig.len()
-        );
-        let missing = uncovered(covered, data_end(orig));
-        assert!(
-            missing.is_empty(),
-            "{what}: bytes {missing:?} of segment {name} ({} bytes) are neither in the log \
-             nor in quarantine (folders {folders:?}: {:?})",
-            orig.len(),
-            folders.iter().map(|f| names_in(f)).collect::<Vec<_>>()
-        );
-    }
 }
 
 /// Everything in a single repair's folder is a piece of the log before the repair: a

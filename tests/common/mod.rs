@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cbuild;
+pub mod kept;
 
 use std::fs;
 use std::ops::ControlFlow;
