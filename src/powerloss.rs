@@ -202,7 +202,7 @@ impl Recorder {
 
     /// Writes into `into` (a new directory) one state a power loss now could leave.
     pub(crate) fn lose_power(&self, into: &Path, seed: u64) -> std::io::Result<()> {
-        let mut rng = XorShift(seed | 1);
+        let mut rng = Random(seed);
         let mut tree = self.durable.clone();
         for op in &self.pending {
             if rng.bit() {
@@ -230,7 +230,7 @@ impl Recorder {
 
     /// The bytes of file `id` after a power loss: per 4 KiB block, the durable or the
     /// current ones; its length, the durable or the current one.
-    fn torn(&self, id: u64, rng: &mut XorShift) -> Vec<u8> {
+    fn torn(&self, id: u64, rng: &mut Random) -> Vec<u8> {
         const BLOCK: usize = 4096;
         let durable = self.synced.get(&id).cloned().unwrap_or_default();
         let now = self
@@ -275,13 +275,15 @@ fn apply(tree: &mut BTreeMap<PathBuf, Node>, change: &Change) {
     }
 }
 
-struct XorShift(u64);
+/// SplitMix64: well mixed from the first output even for seeds one apart.
+struct Random(u64);
 
-impl XorShift {
+impl Random {
     fn bit(&mut self) -> bool {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 >> 63 == 1
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) >> 63 == 1
     }
 }
