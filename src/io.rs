@@ -270,10 +270,25 @@ impl Io {
 
     /// Runs every queued job, in order, on this thread.
     pub(crate) fn run_pending(&self) {
+        self.run_jobs(false);
+    }
+
+    /// Runs the queued writes up to the first job that is not one (the finishing of a
+    /// segment just cut, which stays for the worker): before the next segment's name
+    /// appears, every entry of the one before is in its file, so that a reader in
+    /// another process never finds the next segment while this one still lacks its end.
+    pub(crate) fn run_writes(&self) {
+        self.run_jobs(true);
+    }
+
+    fn run_jobs(&self, writes_only: bool) {
         let _exec = self.exec.lock();
         loop {
             let job = {
                 let mut s = self.state.lock();
+                if writes_only && !matches!(s.jobs.front(), Some(Job::Write { .. })) {
+                    return;
+                }
                 let job = s.jobs.pop_front();
                 if job.is_none() {
                     // Under the same lock as the empty queue was seen: a job queued

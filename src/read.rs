@@ -1,8 +1,10 @@
 //! Reading the whole log: segments in order → entries → decoded batches → the caller's
 //! visitor. Damage is reported, not repaired, here; `repair` decides what to do with it.
 
+use std::fs::File;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
@@ -114,7 +116,7 @@ pub(crate) struct Scan {
     pub recovery: Recovery,
     /// Another process may be writing the log: at the end of the newest segment, an
     /// entry still being written (see `SegmentReader::unfinished`) or a hole is where
-    /// the log ends for now; a segment that vanished since it was listed was truncated.
+    /// the log ends for now.
     pub live: bool,
 }
 
@@ -382,10 +384,14 @@ pub(crate) fn read_segments(
     visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
 ) -> Result<Vec<Damage>> {
     let salvage = scan.salvage();
-    let files: Vec<(PathBuf, Option<u64>)> = segments
+    let files: Vec<SegmentFile> = segments
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.path.clone(), limit.filter(|_| i + 1 == segments.len())))
+        .map(|(i, s)| SegmentFile {
+            path: s.path.clone(),
+            limit: limit.filter(|_| i + 1 == segments.len()),
+            file: s.file.clone(),
+        })
         .collect();
     // Batches sent but not yet taken by the decoding side.
     let queued = AtomicUsize::new(0);
@@ -521,7 +527,7 @@ enum Msg {
 /// (or, when salvaging, goes on at the next valid entry), at an error, or when the
 /// decoding side has hung up (an aborted read).
 fn produce(
-    files: &[(PathBuf, Option<u64>)],
+    files: &[SegmentFile],
     scan: Scan,
     tx: &SyncSender<Msg>,
     spares: &Receiver<Chunk>,
@@ -530,10 +536,9 @@ fn produce(
     let fail = |e: Error| {
         let _ = tx.send(Msg::Failed(e));
     };
-    for (seg, (path, limit)) in files.iter().enumerate() {
-        let mut reader = match open_segment(path, *limit, scan) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
+    for (seg, f) in files.iter().enumerate() {
+        let mut reader = match f.reader() {
+            Ok(r) => r,
             Err(e) => return fail(e),
         };
         let newest = seg + 1 == files.len();
@@ -585,17 +590,20 @@ fn produce(
     }
 }
 
-/// Opens a segment for reading; `None` if it vanished since it was listed and another
-/// process may be truncating the log (`scan.live`).
-fn open_segment(path: &Path, limit: Option<u64>, scan: Scan) -> Result<Option<SegmentReader<'_>>> {
-    match SegmentReader::open(path, limit) {
-        Ok(r) => Ok(Some(r)),
-        Err(Error::Io { source, .. })
-            if scan.live && source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            Ok(None)
+/// A segment to read: its path, how much of it (the head segment of a writing handle),
+/// and the file if a read-only read opened it when it listed the log.
+struct SegmentFile {
+    path: PathBuf,
+    limit: Option<u64>,
+    file: Option<Arc<File>>,
+}
+
+impl SegmentFile {
+    fn reader(&self) -> Result<SegmentReader<'_>> {
+        match &self.file {
+            Some(f) => SegmentReader::with_file(f.clone(), &self.path, self.limit),
+            None => SegmentReader::open(&self.path, self.limit),
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -611,11 +619,12 @@ fn read_segments_here(
     let mut damages = Vec::new();
     let last = segments.len().saturating_sub(1);
     for (index, seg) in segments.iter_mut().enumerate() {
-        let seg_limit = if index == last { limit } else { None };
-        let path = seg.path.clone();
-        let Some(mut reader) = open_segment(&path, seg_limit, scan)? else {
-            continue;
+        let f = SegmentFile {
+            path: seg.path.clone(),
+            limit: if index == last { limit } else { None },
+            file: seg.file.clone(),
         };
+        let mut reader = f.reader()?;
         loop {
             let stopped = match reader.next()? {
                 Step::End { offset } => Halt::End { offset },

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::entry::{self, CRC_LEN, EntryType, HEADER_LEN, TypeByte};
 use crate::error::{IoContext, Result};
@@ -45,7 +46,7 @@ const SEARCH_WORK_PER_BYTE: u64 = 4;
 const SEARCH_WORK_BASE: u64 = 1 << 20;
 
 pub(crate) struct SegmentReader<'p> {
-    file: File,
+    file: Arc<File>,
     path: &'p Path,
     /// Bytes of the file that belong to the log.
     end: u64,
@@ -65,6 +66,12 @@ impl<'p> SegmentReader<'p> {
     /// file if given (the unflushed part of an active segment does not exist yet).
     pub(crate) fn open(path: &'p Path, limit: Option<u64>) -> Result<Self> {
         let file = File::open(path).ctx("open segment", path)?;
+        Self::with_file(Arc::new(file), path, limit)
+    }
+
+    /// Like `open`, for a file opened before (it may have been renamed or deleted
+    /// since: a read-only read reads the log as it was when it listed it).
+    pub(crate) fn with_file(file: Arc<File>, path: &'p Path, limit: Option<u64>) -> Result<Self> {
         let len = file.metadata().ctx("stat segment", path)?.len();
         let end = limit.map_or(len, |l| l.min(len));
         Ok(SegmentReader {

@@ -2,8 +2,9 @@
 
 use std::ffi::OsStr;
 use std::fs::{self, File};
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Fs;
@@ -50,6 +51,9 @@ pub(crate) struct SegmentMeta {
     /// The name is a symbolic link (to a regular file, possibly outside the
     /// directory): read through it, but never write, cut or trim through it.
     pub link: bool,
+    /// The segment opened when the log was listed, for a read-only read: it reads the
+    /// log as it was then, whatever a writer renames or deletes meanwhile.
+    pub file: Option<Arc<File>>,
 }
 
 impl SegmentMeta {
@@ -65,6 +69,7 @@ impl SegmentMeta {
             log_end: None,
             zeros_after_end: false,
             link,
+            file: None,
         }
     }
 }
@@ -165,11 +170,19 @@ pub(crate) fn check_header(path: &Path) -> Result<Option<String>> {
 
 /// The first 8 bytes of a segment, or fewer if it is shorter.
 pub(crate) fn read_header(path: &Path) -> Result<Vec<u8>> {
-    let mut f = File::open(path).ctx("open segment", path)?;
+    let f = File::open(path).ctx("open segment", path)?;
+    read_header_of(&f, path)
+}
+
+/// `read_header` of a segment opened before.
+pub(crate) fn read_header_of(f: &File, path: &Path) -> Result<Vec<u8>> {
     let mut head = [0u8; HEADER_LEN as usize];
     let mut n = 0;
     while n < head.len() {
-        match f.read(&mut head[n..]).ctx("read segment header", path)? {
+        match f
+            .read_at(&mut head[n..], n as u64)
+            .ctx("read segment header", path)?
+        {
             0 => break,
             k => n += k,
         }

@@ -335,13 +335,14 @@ impl Wal {
     ) -> Result<ReadSummary> {
         let _maintenance = self.shared.maintenance.lock();
         let recovery = self.shared.options.recovery;
-        let mut segments = view::segments(&self.shared.fs.dir)?;
+        let mut segments = view::open_segments(&self.shared.fs.dir)?;
+        let listed: Vec<_> = segments.iter().map(|s| s.path.clone()).collect();
         let mut summary = ReadSummary::default();
         let header_damage = view::check_headers(&mut segments, recovery);
         if let Err(Error::Corruption { .. }) = &header_damage {
             self.shared.count_damage(1);
         }
-        summary.damage = header_damage?;
+        let mut damage = header_damage?;
         let damages = {
             let _scope = CallbackScope::enter(self.shared.id);
             let scan = Scan {
@@ -350,19 +351,21 @@ impl Wal {
             };
             read::read_segments(&mut segments, None, scan, &mut summary, visit)?
         };
-        self.shared
-            .count_damage(summary.damage.len() + damages.len());
+        self.shared.count_damage(damage.len() + damages.len());
         if recovery == Recovery::Fail {
-            if let Some(first) = damages.into_iter().next() {
+            if let Some(first) = damages.first() {
                 return Err(Error::Corruption {
                     segment: segments[first.index].path.clone(),
                     offset: first.offset,
-                    reason: first.reason,
+                    reason: first.reason.clone(),
                 });
             }
-        } else {
-            summary.damage.extend(read::report(&segments, &damages));
         }
+        // In log order: a segment's header damage before what its read found.
+        damage.extend(read::report(&segments, &damages));
+        let position = |d: &read::Damaged| listed.iter().position(|p| *p == d.segment);
+        damage.sort_by_key(|d| (position(d), d.offset));
+        summary.damage = damage;
         self.shared.writer.lock().segments = segments;
         self.shared.needs_read.store(false, Ordering::SeqCst);
         Ok(summary)

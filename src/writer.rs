@@ -168,9 +168,12 @@ impl SegmentWriter {
         io.submit_write(a.seg.clone(), offset, data, self.appended);
     }
 
-    /// Finishes the active segment (in the background) and starts the next one.
+    /// Finishes the active segment (in the background, once its last entries are in
+    /// the file) and starts the next one.
     fn cut(&mut self, io: &Io) -> Result<()> {
-        if !self.finish_active(io) && !self.previous_head_done {
+        if self.finish_active(io) {
+            io.run_writes();
+        } else if !self.previous_head_done {
             self.trim_previous_head(io);
         }
         self.previous_head_done = true;
