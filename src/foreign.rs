@@ -47,13 +47,7 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
     let Some(first) = with_data.first() else {
         return Ok(());
     };
-    let name = |s: &SegmentMeta| {
-        s.path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned()
-    };
+    let name = |s: &SegmentMeta| segment::file_name(&s.path);
     let what = if wlog > 0 && wlog == with_data.len() {
         "it looks like a Prometheus 2.3+ WAL (page format), which tswal does not read (it \
          reads the SegmentWAL of Prometheus 2.0-2.2)"
@@ -155,7 +149,7 @@ mod tests {
     use super::*;
 
     /// A wlog segment: one whole record.
-    pub(crate) fn wlog_record(data: &[u8]) -> Vec<u8> {
+    fn wlog_record(data: &[u8]) -> Vec<u8> {
         let mut out = vec![1u8];
         out.extend_from_slice(&(data.len() as u16).to_be_bytes());
         out.extend_from_slice(&crc_fast::crc32_iscsi(data).to_be_bytes());

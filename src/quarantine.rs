@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{IoContext, Result};
 use crate::fsutil::Fs;
+use crate::options::Recovery;
 
 /// The quarantine folder in a WAL directory (not a segment name, so never read as one).
 pub const DIR_NAME: &str = "quarantine";
@@ -42,7 +43,7 @@ pub(crate) struct Quarantine<'a> {
 impl<'a> Quarantine<'a> {
     /// Starts a repair about `segment`: with `keep`, makes its folder and writes `note`
     /// (what the repair takes out, and why) durably before anything moves.
-    pub(crate) fn begin(fs: &'a Fs, keep: bool, segment: &Path, note: &str) -> Result<Self> {
+    pub(crate) fn begin(fs: &'a Fs, keep: bool, segment: &Path, note: &Note) -> Result<Self> {
         let mut q = Quarantine {
             fs,
             folder: None,
@@ -65,9 +66,10 @@ impl<'a> Quarantine<'a> {
             n += 1;
         }
         let text = format!(
-            "tswal repair, {pretty}\n{note}\
+            "tswal repair, {pretty}\n{}\
              Everything above that is taken out of the log is in this folder; delete the \
-             folder once it is not needed.\n"
+             folder once it is not needed.\n",
+            note.0
         );
         let note_path = folder.join(NOTE_NAME);
         let file = fs.create_new(&note_path, "create quarantine note")?;
@@ -225,10 +227,31 @@ pub(crate) fn data_end(file: &File, path: &Path, from: u64, len: u64) -> Result<
     Ok(from)
 }
 
-/// One line of a note, for what a repair takes out of the log.
-pub(crate) fn line(note: &mut String, args: std::fmt::Arguments<'_>) {
-    let _ = note.write_fmt(args);
-    note.push('\n');
+/// What a repair's note says it does, line by line.
+pub(crate) struct Note(String);
+
+impl Note {
+    pub(crate) fn new(recovery: Recovery) -> Note {
+        let how = match recovery {
+            Recovery::Salvage => "salvage (every entry whose checksum matches is kept)",
+            _ => "truncate (the reference's repair)",
+        };
+        Note(format!("recovery: {how}\n"))
+    }
+
+    /// Damage at `offset` of `segment` (`None`: its header).
+    pub(crate) fn damage(&mut self, segment: &Path, offset: Option<u64>, reason: &str) {
+        let name = segment.file_name().unwrap_or_default().to_string_lossy();
+        let _ = match offset {
+            Some(at) => writeln!(self.0, "damage: segment {name} at offset {at}: {reason}"),
+            None => writeln!(self.0, "damage: segment {name}: {reason}"),
+        };
+    }
+
+    /// Something the repair takes out of the log.
+    pub(crate) fn takes_out(&mut self, what: impl std::fmt::Display) {
+        let _ = writeln!(self.0, "takes out: {what}");
+    }
 }
 
 /// The current UTC time as `20261126T131716Z` (for names) and `2026-11-26T13:17:16Z`.

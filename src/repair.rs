@@ -11,14 +11,10 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Fs;
 use crate::options::Recovery;
-use crate::quarantine::{self, Quarantine};
+use crate::quarantine::{self, Note, Quarantine};
 use crate::read::{Damage, Repair};
 use crate::reader::{SegmentReader, Step};
 use crate::segment::{self, SegmentMeta};
-
-fn name(path: &Path) -> std::borrow::Cow<'_, str> {
-    path.file_name().unwrap_or_default().to_string_lossy()
-}
 
 fn file_len(path: &Path) -> u64 {
     std::fs::symlink_metadata(path).map_or(0, |m| m.len())
@@ -31,10 +27,10 @@ fn describe(seg: &SegmentMeta) -> String {
         (true, Ok(target)) => format!(
             "{} (a symbolic link to {}, {len} bytes; the link is moved, its target is \
              left as it is)",
-            name(&seg.path),
+            segment::file_name(&seg.path),
             target.display()
         ),
-        _ => format!("{} ({len} bytes)", name(&seg.path)),
+        _ => format!("{} ({len} bytes)", segment::file_name(&seg.path)),
     }
 }
 
@@ -70,53 +66,24 @@ pub(crate) fn cut_at_damage(
         quarantine::data_end(&file, &path, damage.offset, len)?
     };
 
-    let mut note = String::new();
-    quarantine::line(
-        &mut note,
-        format_args!("recovery: truncate (the reference's repair)"),
-    );
-    quarantine::line(
-        &mut note,
-        format_args!(
-            "damage: segment {} at offset {}: {}",
-            name(&path),
-            damage.offset,
-            damage.reason
-        ),
-    );
+    let mut note = Note::new(Recovery::Truncate);
+    note.damage(&path, Some(damage.offset), &damage.reason);
     for later in segments[damage.index + 1..].iter().rev() {
-        quarantine::line(
-            &mut note,
-            format_args!("takes out: segment {}", describe(later)),
-        );
+        note.takes_out(format_args!("segment {}", describe(later)));
     }
+    let (name, at) = (segment::file_name(&path), damage.offset);
     if whole {
-        quarantine::line(
-            &mut note,
-            format_args!("takes out: segment {}", describe(&seg)),
-        );
+        note.takes_out(format_args!("segment {}", describe(&seg)));
     } else if seg.link {
-        quarantine::line(
-            &mut note,
-            format_args!(
-                "takes out: segment {}, replaced by a regular file holding its first {} bytes",
-                describe(&seg),
-                damage.offset
-            ),
-        );
+        note.takes_out(format_args!(
+            "segment {}, replaced by a regular file holding its first {at} bytes",
+            describe(&seg)
+        ));
     } else if tail_end > damage.offset {
-        quarantine::line(
-            &mut note,
-            format_args!(
-                "takes out: bytes {}..{tail_end} of segment {} (copied to {}.from-{}), then \
-                 cuts the segment at {}",
-                damage.offset,
-                name(&path),
-                name(&path),
-                damage.offset,
-                damage.offset
-            ),
-        );
+        note.takes_out(format_args!(
+            "bytes {at}..{tail_end} of segment {name} (copied to {name}.from-{at}), then \
+             cuts the segment at {at}"
+        ));
     }
     let mut q = Quarantine::begin(fs, keep, &path, &note)?;
 
@@ -218,11 +185,7 @@ pub(crate) fn salvage(
     // The byte ranges each damaged segment keeps: its valid entries, between the damaged
     // regions, up to where the log ends.
     let mut plans: Vec<(usize, Vec<Range<u64>>, u64)> = Vec::new();
-    let mut note = String::new();
-    quarantine::line(
-        &mut note,
-        format_args!("recovery: salvage (every entry whose checksum matches is kept)"),
-    );
+    let mut note = Note::new(Recovery::Salvage);
     let mut i = 0;
     while i < damages.len() {
         let index = damages[i].index;
@@ -239,18 +202,14 @@ pub(crate) fn salvage(
         let mut keep_ranges = Vec::new();
         let mut from = Some(segment::HEADER_LEN);
         for d in &here {
-            quarantine::line(
-                &mut note,
-                format_args!(
-                    "damage: segment {} at offset {}{}: {}",
-                    name(&seg.path),
-                    d.offset,
-                    match d.resume {
-                        Some(r) => format!(" (up to {r})"),
-                        None => " (to the end of the segment)".into(),
-                    },
-                    d.reason
-                ),
+            let extent = match d.resume {
+                Some(r) => format!("up to {r}"),
+                None => "to the end of the segment".into(),
+            };
+            note.damage(
+                &seg.path,
+                Some(d.offset),
+                &format!("({extent}) {}", d.reason),
             );
             if let Some(f) = from.filter(|&f| f < d.offset) {
                 keep_ranges.push(f..d.offset);
@@ -260,13 +219,10 @@ pub(crate) fn salvage(
         if let Some(f) = from.filter(|&f| f < end) {
             keep_ranges.push(f..end);
         }
-        quarantine::line(
-            &mut note,
-            format_args!(
-                "takes out: segment {}, replaced by a copy without its damage",
-                describe(seg)
-            ),
-        );
+        note.takes_out(format_args!(
+            "segment {}, replaced by a copy without its damage",
+            describe(seg)
+        ));
         plans.push((index, keep_ranges, len));
     }
     let mut q = Quarantine::begin(fs, keep, &segments[first.index].path, &note)?;
@@ -386,7 +342,7 @@ pub(crate) fn invalid_headers(
         quarantined_segments: 0,
         quarantined_bytes: 0,
     };
-    let mut note = String::new();
+    let mut note = Note::new(recovery);
     match recovery {
         Recovery::Fail => {
             return Err(Error::Corruption {
@@ -396,23 +352,9 @@ pub(crate) fn invalid_headers(
             });
         }
         Recovery::Truncate => {
-            quarantine::line(
-                &mut note,
-                format_args!("recovery: truncate (the reference's repair)"),
-            );
-            quarantine::line(
-                &mut note,
-                format_args!(
-                    "damage: segment {}: {}",
-                    name(&repair.segment),
-                    repair.reason
-                ),
-            );
+            note.damage(&repair.segment, None, &repair.reason);
             for seg in segments[first..].iter().rev() {
-                quarantine::line(
-                    &mut note,
-                    format_args!("takes out: segment {}", describe(seg)),
-                );
+                note.takes_out(format_args!("segment {}", describe(seg)));
             }
             let mut q = Quarantine::begin(fs, keep, &repair.segment, &note)?;
             repair.damaged_regions = 1;
@@ -433,10 +375,6 @@ pub(crate) fn invalid_headers(
             repair.quarantine = q.finish()?;
         }
         Recovery::Salvage => {
-            quarantine::line(
-                &mut note,
-                format_args!("recovery: salvage (every entry whose checksum matches is kept)"),
-            );
             let mut plans = Vec::new();
             for &(i, ref why) in invalid.iter().rev() {
                 let seg = &segments[i];
@@ -448,29 +386,17 @@ pub(crate) fn invalid_headers(
                 } else {
                     None
                 };
-                quarantine::line(
-                    &mut note,
-                    format_args!(
-                        "damage: segment {}: invalid segment header: {why}",
-                        name(&seg.path)
-                    ),
-                );
+                note.damage(&seg.path, None, &format!("invalid segment header: {why}"));
                 match resume {
-                    Some(from) => quarantine::line(
-                        &mut note,
-                        format_args!(
-                            "takes out: segment {}, replaced by a copy with a valid header \
-                             and its bytes from offset {from} on",
-                            describe(seg)
-                        ),
-                    ),
-                    None => quarantine::line(
-                        &mut note,
-                        format_args!(
-                            "takes out: segment {} (no valid entry in it)",
-                            describe(seg)
-                        ),
-                    ),
+                    Some(from) => note.takes_out(format_args!(
+                        "segment {}, replaced by a copy with a valid header and its bytes \
+                         from offset {from} on",
+                        describe(seg)
+                    )),
+                    None => note.takes_out(format_args!(
+                        "segment {} (no valid entry in it)",
+                        describe(seg)
+                    )),
                 }
                 plans.push((i, resume, len));
             }

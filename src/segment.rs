@@ -26,6 +26,14 @@ pub(crate) fn segment_name(seq: u64) -> String {
     format!("{seq:06}")
 }
 
+/// The file name of `path`, for messages.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// A file name is a segment if it is made of decimal digits that fit a u64.
 pub(crate) fn parse_segment_name(name: &OsStr) -> Option<u64> {
     let s = name.to_str()?;
@@ -111,13 +119,7 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<SegmentMeta>> {
     }
     segs.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.path.cmp(&b.path)));
     if let Some(w) = segs.windows(2).find(|w| w[0].seq == w[1].seq) {
-        let name = |s: &SegmentMeta| {
-            s.path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        };
+        let name = |s: &SegmentMeta| file_name(&s.path);
         return Err(Error::format(
             dir,
             format!(
