@@ -2,7 +2,9 @@
  * Shared helpers of the C tests of libtswal (run by tests/c_api.rs):
  *   - CHECK macros that stop the program with file:line, the expression, the status and
  *     its name, wal_status_str and wal_last_error();
- *   - small path, file, directory and buffer helpers;
+ *   - small path, file, directory and buffer helpers, and snapshots of a directory tree
+ *     (names, kinds and bytes) to check that a call changed nothing in it;
+ *   - running this program again as a second process (waiting for it, or not);
  *   - an "entry log": owned copies of WAL entries, filled either from what a test logs
  *     (the expectation) or by collecting callbacks during wal_read (what came back), and
  *     compared entry by entry.
@@ -284,30 +286,140 @@ static inline int compare_segment_names(const void *a, const void *b)
     return strcmp(x, y);
 }
 
-/* The segment files of `dir` in numeric order, one name per line (as expected.files). */
-static inline void list_segments(const char *dir, struct buf *out)
+static inline int compare_names(const void *a, const void *b)
 {
-    buf_clear(out);
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names in `dir` (without "." and ".."), sorted; free them with free_names. */
+static inline char **list_dir(const char *dir, size_t *len)
+{
     DIR *d = opendir(dir);
     CHECKF(d != NULL, "opendir %s: %s", dir, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!is_segment_name(e->d_name)) continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         names = grow(names, &cap, n + 1, sizeof *names);
         names[n++] = xmemdup(e->d_name, strlen(e->d_name) + 1);
     }
     closedir(d);
-    if (n > 0) qsort(names, n, sizeof *names, compare_segment_names); /* names may be NULL */
+    if (n > 0) qsort(names, n, sizeof *names, compare_names); /* names may be NULL */
+    *len = n;
+    return names;
+}
+
+static inline void free_names(char **names, size_t len)
+{
+    for (size_t i = 0; i < len; i++) free(names[i]);
+    free(names);
+}
+
+/* The segment files of `dir` in numeric order, one name per line (as expected.files). */
+static inline void list_segments(const char *dir, struct buf *out)
+{
+    buf_clear(out);
+    size_t n, kept = 0;
+    char **names = list_dir(dir, &n);
     for (size_t i = 0; i < n; i++) {
+        if (is_segment_name(names[i]))
+            names[kept++] = names[i];
+        else
+            free(names[i]);
+    }
+    if (kept > 0) qsort(names, kept, sizeof *names, compare_segment_names);
+    for (size_t i = 0; i < kept; i++) {
         buf_puts(out, names[i]);
         buf_puts(out, "\n");
-        free(names[i]);
     }
-    free(names);
+    free_names(names, kept);
     buf_append(out, "", 0);
 }
+
+/* ---- directory snapshots --------------------------------------------------------- */
+
+/*
+ * Everything under a directory, to see that a call changed nothing in it: `listing`
+ * has one line per entry, depth first in name order, with its path relative to the
+ * directory and its kind ("file <size>", "dir", "link -> <target>", "other"); `bytes`
+ * holds the contents of the regular files, in listing order.
+ */
+struct dir_snapshot {
+    struct buf listing;
+    struct buf bytes;
+};
+
+static inline void snapshot_tree(const char *dir, const char *rel, struct dir_snapshot *out)
+{
+    size_t n;
+    char **names = list_dir(dir, &n);
+    struct buf content = {0};
+    for (size_t i = 0; i < n; i++) {
+        char path[TEST_PATH_MAX], sub[TEST_PATH_MAX];
+        path_join(path, dir, names[i]);
+        if (rel[0])
+            path_join(sub, rel, names[i]);
+        else
+            snprintf(sub, sizeof sub, "%s", names[i]);
+        struct stat st;
+        CHECKF(lstat(path, &st) == 0, "lstat %s: %s", path, strerror(errno));
+        if (S_ISREG(st.st_mode)) {
+            read_file(path, &content);
+            buf_printf(&out->listing, "%s file %zu\n", sub, content.len);
+            buf_append(&out->bytes, content.data, content.len);
+        } else if (S_ISDIR(st.st_mode)) {
+            buf_printf(&out->listing, "%s/ dir\n", sub);
+            snapshot_tree(path, sub, out);
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[TEST_PATH_MAX];
+            ssize_t len = readlink(path, target, sizeof target - 1);
+            CHECKF(len >= 0, "readlink %s: %s", path, strerror(errno));
+            target[len] = '\0';
+            buf_printf(&out->listing, "%s link -> %s\n", sub, target);
+        } else {
+            buf_printf(&out->listing, "%s other\n", sub);
+        }
+    }
+    free_names(names, n);
+    buf_free(&content);
+}
+
+static inline void snapshot_dir(const char *dir, struct dir_snapshot *out)
+{
+    buf_clear(&out->listing);
+    buf_clear(&out->bytes);
+    buf_append(&out->listing, "", 0); /* NUL-terminated even when empty */
+    snapshot_tree(dir, "", out);
+}
+
+static inline void dir_snapshot_free(struct dir_snapshot *s)
+{
+    buf_free(&s->listing);
+    buf_free(&s->bytes);
+}
+
+static inline bool bufs_equal(const struct buf *a, const struct buf *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/* Fails unless the directory `dir` is now as `before` shows it: same names, same bytes. */
+static inline void check_unchanged_at(const char *file, int line, const char *dir,
+                                      const struct dir_snapshot *before)
+{
+    struct dir_snapshot now = {0};
+    snapshot_dir(dir, &now);
+    if (!bufs_equal(&before->listing, &now.listing))
+        test_fail(file, line, "%s changed; before:\n%safter:\n%s", dir, before->listing.data,
+                  now.listing.data);
+    if (!bufs_equal(&before->bytes, &now.bytes))
+        test_fail(file, line, "the contents of files in %s changed (same names and sizes):\n%s",
+                  dir, now.listing.data);
+    dir_snapshot_free(&now);
+}
+
+#define CHECK_UNCHANGED(dir, before) check_unchanged_at(__FILE__, __LINE__, (dir), (before))
 
 static inline size_t count_segments(const char *dir)
 {
@@ -339,12 +451,13 @@ static inline void sleep_ms(long ms)
 }
 
 /*
- * Runs this program again as a separate process with `args` (NULL-terminated, without
- * argv[0]) and returns its exit status (-1 if it did not exit normally). Used where a
- * test needs a second process: a second lock holder, or a writer that dies without
- * closing its handle. argv0 is the path this program was started with.
+ * Starts this program again as a separate process with `args` (NULL-terminated, without
+ * argv[0]) and returns its pid without waiting; wait_child collects it. Used where a
+ * test needs a second process: a second lock holder, a writer that dies without closing
+ * its handle, or one that writes while this process reads. argv0 is the path this
+ * program was started with.
  */
-static inline int run_self(const char *argv0, const char *const *args)
+static inline pid_t spawn_self(const char *argv0, const char *const *args)
 {
     const char *argv[8] = {argv0};
     size_t n = 1;
@@ -356,9 +469,39 @@ static inline int run_self(const char *argv0, const char *const *args)
     pid_t pid;
     int rc = posix_spawn(&pid, argv0, NULL, NULL, (char *const *)argv, environ);
     CHECKF(rc == 0, "posix_spawn %s: %s", argv0, strerror(rc));
+    return pid;
+}
+
+/* The exit status of a child that ended (-1 if it did not exit normally). */
+static inline int child_exit_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : -1; }
+
+/* Waits for child `pid` and returns its exit status (-1 if it did not exit normally). */
+static inline int wait_child(pid_t pid)
+{
     int st;
     while (waitpid(pid, &st, 0) < 0) CHECKF(errno == EINTR, "waitpid: %s", strerror(errno));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return child_exit_status(st);
+}
+
+/*
+ * Whether child `pid` has ended, without waiting; if so, its exit status goes to
+ * *status and the child is collected (do not wait for it again).
+ */
+static inline bool child_ended(pid_t pid, int *status)
+{
+    int st;
+    pid_t r;
+    while ((r = waitpid(pid, &st, WNOHANG)) < 0)
+        CHECKF(errno == EINTR, "waitpid: %s", strerror(errno));
+    if (r == 0) return false;
+    *status = child_exit_status(st);
+    return true;
+}
+
+/* Runs this program again with `args` (see spawn_self) and returns its exit status. */
+static inline int run_self(const char *argv0, const char *const *args)
+{
+    return wait_child(spawn_self(argv0, args));
 }
 
 /* ---- building test data ----------------------------------------------------------- */
@@ -693,6 +836,13 @@ static inline wal_options small_segments(void)
     return opts;
 }
 
+/* A handle value that is not NULL, to see wal_open overwrite it with NULL on failure. */
+static inline wal_t *not_null_handle(void)
+{
+    static int dummy;
+    return (wal_t *)(void *)&dummy;
+}
+
 /* Reads the whole WAL into `got` (cleared first) with the collecting callbacks. */
 static inline void read_all_at(const char *file, int line, wal_t *w, struct entry_log *got)
 {
@@ -704,6 +854,17 @@ static inline void read_all_at(const char *file, int line, wal_t *w, struct entr
 }
 
 #define READ_ALL(w, got) read_all_at(__FILE__, __LINE__, (w), (got))
+
+/* The handle's counters (every field overwritten: they start as all ones). */
+static inline wal_stats_t stats_at(const char *file, int line, const wal_t *w)
+{
+    wal_stats_t st;
+    memset(&st, 0xff, sizeof st);
+    check_status_at(file, line, "wal_stats(w, &st)", wal_stats(w, &st), WAL_OK);
+    return st;
+}
+
+#define STATS(w) stats_at(__FILE__, __LINE__, (w))
 
 /* What a restart sees: closes `w`, reopens `dir` with `opts`, checks that a read delivers
  * `want` (into `got`) and closes again. */

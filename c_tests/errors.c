@@ -1,19 +1,15 @@
 /*
  * Every status code of the C API, each with its message: bad arguments, I/O errors,
- * the directory lock, writes before the first read, aborted reads, calls from inside
- * callbacks, undecodable data, and the per-thread error message.
+ * directories that are not a usable SegmentWAL, the directory lock, writes before the
+ * first read, aborted reads, calls from inside callbacks, undecodable data, and the
+ * per-thread error message.
  *
  * Usage: errors <empty temp dir>
  *        errors --probe-lock <dir>   (child: exits with the status of wal_open on <dir>)
  */
 #include "common.h"
 
-/* A handle value that is not NULL, to see wal_open overwrite it with NULL on failure. */
-static wal_t *not_null(void)
-{
-    static int dummy;
-    return (wal_t *)(void *)&dummy;
-}
+#include <ctype.h>
 
 /* A small log with entries of every type: series, samples, deletes, samples. */
 static void write_small_log(const char *dir)
@@ -82,7 +78,7 @@ static void test_null_handle(void)
 /* wal_open with `opts` is refused as an invalid argument naming `field`. */
 static void check_refused(const char *dir, const wal_options *opts, const char *field)
 {
-    wal_t *w = not_null();
+    wal_t *w = not_null_handle();
     CHECK_ERR(wal_open(dir, opts, &w), WAL_ERR_INVALID_ARGUMENT);
     CHECK_LAST_ERROR_CONTAINS(field);
     CHECK(w == NULL);
@@ -92,7 +88,7 @@ static void test_open_arguments(const char *root)
 {
     char dir[TEST_PATH_MAX];
     path_join(dir, root, "open-args");
-    wal_t *w = not_null();
+    wal_t *w = not_null_handle();
     CHECK_ERR(wal_open(NULL, NULL, &w), WAL_ERR_INVALID_ARGUMENT);
     CHECK(w == NULL);
     CHECK_ERR(wal_open(dir, NULL, NULL), WAL_ERR_INVALID_ARGUMENT);
@@ -103,7 +99,7 @@ static void test_open_arguments(const char *root)
         wal_options opts;
         wal_options_init(&opts);
         opts.segment_size = bad_sizes[i];
-        w = not_null();
+        w = not_null_handle();
         CHECK_ERR(wal_open(dir, &opts, &w), WAL_ERR_INVALID_ARGUMENT);
         CHECK(w == NULL);
     }
@@ -142,6 +138,22 @@ static void test_open_arguments(const char *root)
             CHECK_OK(wal_close(w));
         }
     }
+    /* read_only and quarantine are 0 or 1; the defaults are read-write, with quarantine. */
+    {
+        wal_options opts;
+        memset(&opts, 0xff, sizeof opts);
+        wal_options_init(&opts);
+        CHECK(opts.read_only == 0 && opts.quarantine == 1);
+        const uint32_t bad_flags[] = {2, 1000, UINT32_MAX};
+        for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
+            wal_options_init(&opts);
+            opts.read_only = bad_flags[i];
+            check_refused(dir, &opts, "read_only");
+            wal_options_init(&opts);
+            opts.quarantine = bad_flags[i];
+            check_refused(dir, &opts, "quarantine");
+        }
+    }
     const uint64_t good_sizes[] = {4096, UINT64_C(1) << 40};
     for (size_t i = 0; i < 2; i++) {
         wal_options opts;
@@ -158,16 +170,109 @@ static void test_open_io_errors(const char *root)
     char file[TEST_PATH_MAX], under[TEST_PATH_MAX];
     path_join(file, root, "regular-file");
     write_file(file, "not a directory", 15);
-    wal_t *w = not_null();
+    wal_t *w = not_null_handle();
     CHECK_ERR(wal_open(file, NULL, &w), WAL_ERR_IO);
     CHECK(w == NULL);
     CHECK_LAST_ERROR_CONTAINS(file);
 
     path_join(under, file, "wal");
-    w = not_null();
+    w = not_null_handle();
     CHECK_ERR(wal_open(under, NULL, &w), WAL_ERR_IO);
     CHECK(w == NULL);
     CHECK_LAST_ERROR_CONTAINS(under);
+}
+
+/* ---- directories that are not a usable SegmentWAL -------------------------------- */
+
+/* Whether `haystack` contains `needle`, ignoring ASCII case. */
+static bool contains_nocase(const char *haystack, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (const char *p = haystack; *p; p++) {
+        size_t i = 0;
+        while (i < n && p[i] && tolower((unsigned char)p[i]) == tolower((unsigned char)needle[i]))
+            i++;
+        if (i == n) return true;
+    }
+    return n == 0;
+}
+
+/* Numbered files holding text: segment names, but no SegmentWAL header anywhere. */
+static void make_numbered_text_files(const char *dir)
+{
+    char path[TEST_PATH_MAX];
+    make_dir(dir);
+    const char *one = "first line of some notes\n", *two = "more notes\n";
+    write_file(path_join(path, dir, "1"), one, strlen(one));
+    write_file(path_join(path, dir, "2"), two, strlen(two));
+}
+
+/* A valid WAL, and a directory with a segment name after its segments. */
+static void make_wal_with_segment_dir(const char *dir)
+{
+    char sub[TEST_PATH_MAX], path[TEST_PATH_MAX];
+    write_small_log(dir);
+    make_dir(path_join(sub, dir, "000009"));
+    const char *text = "a file in the directory\n";
+    write_file(path_join(path, sub, "inside"), text, strlen(text));
+}
+
+/* A valid WAL whose first segment has a second name: 000001 and 01. */
+static void make_wal_with_two_names_for_one_segment(const char *dir)
+{
+    char first[TEST_PATH_MAX], other[TEST_PATH_MAX];
+    write_small_log(dir);
+    struct buf bytes = {0};
+    read_file(path_join(first, dir, "000001"), &bytes);
+    write_file(path_join(other, dir, "01"), bytes.data, bytes.len);
+    buf_free(&bytes);
+}
+
+static const struct {
+    const char *name;
+    void (*make)(const char *dir);
+    const char *culprit; /* what the message must name, besides the directory */
+} format_cases[] = {
+    {"numbered-text-files", make_numbered_text_files, "SegmentWAL"},
+    {"segment-named-dir", make_wal_with_segment_dir, "segment-named-dir/000009"},
+    {"two-names-for-one-segment", make_wal_with_two_names_for_one_segment, "000001"},
+};
+
+/*
+ * Each case is refused with WAL_ERR_FORMAT in every recovery mode, read-write and
+ * read-only, naming the path and saying that nothing was changed, and nothing is.
+ */
+static void test_not_a_segment_wal(const char *root)
+{
+    const uint32_t modes[] = {WAL_RECOVERY_TRUNCATE, WAL_RECOVERY_SALVAGE, WAL_RECOVERY_FAIL};
+    for (size_t c = 0; c < sizeof format_cases / sizeof format_cases[0]; c++) {
+        char dir[TEST_PATH_MAX];
+        path_join(dir, root, format_cases[c].name);
+        format_cases[c].make(dir);
+        struct dir_snapshot before = {0};
+        snapshot_dir(dir, &before);
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            for (uint32_t read_only = 0; read_only <= 1; read_only++) {
+                wal_options opts;
+                wal_options_init(&opts);
+                opts.recovery = modes[m];
+                opts.read_only = read_only;
+                wal_t *w = not_null_handle();
+                wal_status st = wal_open(dir, &opts, &w);
+                const char *msg = wal_last_error();
+                CHECKF(st == WAL_ERR_FORMAT && w == NULL,
+                       "%s, recovery %" PRIu32 ", read_only %" PRIu32 ": %s (\"%s\"), handle %p",
+                       format_cases[c].name, modes[m], read_only, status_name(st), msg,
+                       (void *)w);
+                CHECK_LAST_ERROR_CONTAINS(dir);
+                CHECK_LAST_ERROR_CONTAINS(format_cases[c].culprit);
+                CHECKF(contains_nocase(msg, "nothing was changed"),
+                       "the message does not say that nothing was changed: \"%s\"", msg);
+                CHECK_UNCHANGED(dir, &before);
+            }
+        }
+        dir_snapshot_free(&before);
+    }
 }
 
 /* ---- the directory lock ----------------------------------------------------------- */
@@ -188,11 +293,11 @@ static void test_lock(const char *root, const char *argv0)
     path_join(same_dir, dir, "."); /* another path to the same directory */
     const char *probe[] = {"--probe-lock", dir, NULL};
 
-    wal_t *w = NULL, *w2 = not_null();
+    wal_t *w = NULL, *w2 = not_null_handle();
     CHECK_OK(wal_open(dir, NULL, &w));
     CHECK_ERR(wal_open(dir, NULL, &w2), WAL_ERR_LOCKED);
     CHECK(w2 == NULL);
-    w2 = not_null();
+    w2 = not_null_handle();
     CHECK_ERR(wal_open(same_dir, NULL, &w2), WAL_ERR_LOCKED);
     CHECK(w2 == NULL);
     int rc = run_self(argv0, probe);
@@ -618,6 +723,7 @@ int main(int argc, char **argv)
     test_null_handle();
     test_open_arguments(argv[1]);
     test_open_io_errors(argv[1]);
+    test_not_a_segment_wal(argv[1]);
     test_lock(argv[1], argv[0]);
     test_bad_arrays(argv[1]);
     test_write_before_read(argv[1]);

@@ -1,8 +1,10 @@
 /*
- * Recovery modes and wal_stats through the C API, on copies of the reference's WAL with
- * one flipped byte in the middle (corrupt-flip_middle).
+ * Recovery modes, quarantine and wal_stats through the C API, on copies of the
+ * reference's WAL with one flipped byte in the middle of segment 000002
+ * (corrupt-flip_middle: segments 000001 to 000003).
  *
- * Usage: recovery <copy for FAIL then TRUNCATE> <copy for SALVAGE> <entries of the full log>
+ * Usage: recovery <copy for FAIL then TRUNCATE> <copy for SALVAGE>
+ *                 <copy for TRUNCATE without quarantine> <entries of the full log>
  */
 #include "common.h"
 
@@ -14,30 +16,71 @@ static wal_options with_recovery(uint32_t recovery)
     return opts;
 }
 
-/* The segment files' contents, concatenated with their names, to see any change. */
-static void snapshot(const char *dir, struct buf *out)
+/* The bytes of file `name` in `dir` (into `out`). */
+static void read_in(const char *dir, const char *name, struct buf *out)
 {
-    struct buf names = {0}, content = {0};
-    list_segments(dir, &names);
-    buf_clear(out);
-    for (char *name = names.data, *nl; name && (nl = strchr(name, '\n')); name = nl + 1) {
-        *nl = '\0'; /* list_segments gives one name per line */
-        char path[TEST_PATH_MAX];
-        path_join(path, dir, name);
-        read_file(path, &content);
-        buf_puts(out, name);
-        buf_append(out, content.data, content.len);
-    }
-    buf_free(&names);
-    buf_free(&content);
+    char path[TEST_PATH_MAX];
+    read_file(path_join(path, dir, name), out);
 }
 
-static wal_stats_t stats_of(wal_t *w)
+/*
+ * The quarantine of `dir` after one repair: a single folder (its path goes to `folder`)
+ * with a completed note.txt and segment `moved`, whose bytes are `original`.
+ */
+static void check_quarantined(const char *dir, const char *moved, const struct buf *original,
+                              char *folder)
 {
-    wal_stats_t st;
-    memset(&st, 0xff, sizeof st);
-    CHECK_OK(wal_stats(w, &st));
-    return st;
+    char root[TEST_PATH_MAX];
+    path_join(root, dir, "quarantine");
+    CHECKF(is_dir(root), "%s is missing after a repair with quarantine", root);
+    size_t n;
+    char **folders = list_dir(root, &n);
+    CHECKF(n == 1, "%zu entries in %s, expected the folder of one repair", n, root);
+    path_join(folder, root, folders[0]);
+    free_names(folders, n);
+    CHECKF(is_dir(folder), "%s is not a folder", folder);
+
+    struct buf bytes = {0};
+    read_in(folder, "note.txt", &bytes);
+    CHECKF(strstr(bytes.data, "\ncompleted ") != NULL, "the note in %s is not completed:\n%s",
+           folder, bytes.data);
+    read_in(folder, moved, &bytes);
+    CHECKF(bufs_equal(&bytes, original), "%s/%s: %zu bytes, not the %zu of the segment taken out",
+           folder, moved, bytes.len, original->len);
+    buf_free(&bytes);
+}
+
+/*
+ * Segment `name` of `dir` was cut at the damage: the part left in the log and the tail
+ * `<name>.from-<offset>` in `folder` are together its `original` bytes (trailing zeros
+ * aside, which the tail leaves out).
+ */
+static void check_cut(const char *dir, const char *folder, const char *name,
+                      const struct buf *original)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s.from-", name);
+    size_t n, from = 0;
+    char **names = list_dir(folder, &n);
+    struct buf kept = {0}, tail = {0};
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i++) {
+        if (strncmp(names[i], prefix, strlen(prefix)) != 0) continue;
+        found = true;
+        from = (size_t)strtoull(names[i] + strlen(prefix), NULL, 10);
+        read_in(folder, names[i], &tail);
+    }
+    free_names(names, n);
+    CHECKF(found, "no %s<offset> in %s", prefix, folder);
+    read_in(dir, name, &kept);
+    CHECKF(kept.len == from, "%s keeps %zu bytes, its tail starts at %zu", name, kept.len, from);
+    CHECKF(from + tail.len <= original->len, "%zu + %zu bytes of %zu", from, tail.len,
+           original->len);
+    CHECK(memcmp(kept.data, original->data, from) == 0);
+    CHECK(memcmp(tail.data, original->data + from, tail.len) == 0);
+    for (size_t i = from + tail.len; i < original->len; i++) CHECK(original->data[i] == 0);
+    buf_free(&kept);
+    buf_free(&tail);
 }
 
 static int stats_in_callback(void *ctx, const wal_sample *s, size_t n)
@@ -50,15 +93,19 @@ static int stats_in_callback(void *ctx, const wal_sample *s, size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s <copy> <copy> <entries>\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s <copy> <copy> <copy> <entries>\n", argv[0]);
         return 2;
     }
-    const char *fail_dir = argv[1], *salvage_dir = argv[2];
-    size_t full = (size_t)strtoull(argv[3], NULL, 10);
-    struct entry_log got = {0};
-    struct buf before = {0}, after = {0};
+    const char *fail_dir = argv[1], *salvage_dir = argv[2], *plain_dir = argv[3];
+    size_t full = (size_t)strtoull(argv[4], NULL, 10);
+    struct entry_log got = {0}, truncated = {0};
+    struct dir_snapshot before = {0};
+    struct buf seg2 = {0}, seg3 = {0}, cut_kept = {0}, cut_plain = {0};
+    char folder[TEST_PATH_MAX], path[TEST_PATH_MAX];
     wal_t *w = NULL;
+    read_in(fail_dir, "000002", &seg2);
+    read_in(fail_dir, "000003", &seg3);
 
     /* An unknown mode is refused. */
     wal_options bad = with_recovery(3);
@@ -66,7 +113,7 @@ int main(int argc, char **argv)
     CHECK_LAST_ERROR_CONTAINS("recovery");
 
     /* FAIL: the damage is reported with segment and offset, and nothing changes. */
-    snapshot(fail_dir, &before);
+    snapshot_dir(fail_dir, &before);
     wal_options fail = with_recovery(WAL_RECOVERY_FAIL);
     CHECK_OK(wal_open(fail_dir, &fail, &w));
     entry_log_clear(&got);
@@ -78,37 +125,64 @@ int main(int argc, char **argv)
     wal_sample s = sample_bits(1, 1, f64_bits(1.0));
     CHECK_ERR(wal_log_samples(w, &s, 1), WAL_ERR_STATE); /* the read did not complete */
     CHECK_OK(wal_close(w));
-    snapshot(fail_dir, &after);
-    CHECK(before.len == after.len && memcmp(before.data, after.data, before.len) == 0);
+    CHECK_UNCHANGED(fail_dir, &before);
 
-    /* TRUNCATE on the same copy: the reference's repair, with what it dropped counted. */
+    /* TRUNCATE on the same copy: the reference's repair, with what it dropped counted,
+     * and kept in quarantine: the segment after the damage, and the cut-off tail. */
     wal_options truncate = with_recovery(WAL_RECOVERY_TRUNCATE);
     CHECK_OK(wal_open(fail_dir, &truncate, &w));
-    READ_ALL(w, &got);
-    wal_stats_t st = stats_of(w);
+    READ_ALL(w, &truncated);
+    wal_stats_t st = STATS(w);
     CHECK(st.corruptions == 1);
-    CHECKF(st.dropped_entries == full - got.len, "%" PRIu64 " dropped, %zu kept of %zu",
-           st.dropped_entries, got.len, full);
+    CHECKF(st.dropped_entries == full - truncated.len, "%" PRIu64 " dropped, %zu kept of %zu",
+           st.dropped_entries, truncated.len, full);
     CHECK(st.segments == 2);
+    CHECKF(st.quarantined_segments >= 1 && st.quarantined_bytes > 0,
+           "quarantined %" PRIu64 " segments, %" PRIu64 " bytes", st.quarantined_segments,
+           st.quarantined_bytes);
     CHECK_OK(wal_close(w));
+    CHECK(count_segments(fail_dir) == 2);
+    check_quarantined(fail_dir, "000003", &seg3, folder);
+    check_cut(fail_dir, folder, "000002", &seg2);
 
-    /* SALVAGE: only the flipped entry is lost; later segments stay. */
+    /* The same repair without quarantine: the same entries, and it deletes instead. */
+    wal_options plain = with_recovery(WAL_RECOVERY_TRUNCATE);
+    plain.quarantine = 0;
+    CHECK_OK(wal_open(plain_dir, &plain, &w));
+    READ_ALL(w, &got);
+    CHECK_LOGS_EQUAL(&truncated, &got);
+    st = STATS(w);
+    CHECK(st.corruptions == 1 && st.dropped_entries == full - got.len && st.segments == 2);
+    CHECKF(st.quarantined_segments == 0 && st.quarantined_bytes == 0,
+           "quarantined %" PRIu64 " segments, %" PRIu64 " bytes without quarantine",
+           st.quarantined_segments, st.quarantined_bytes);
+    CHECK_OK(wal_close(w));
+    CHECKF(!file_exists(path_join(path, plain_dir, "quarantine")), "%s exists", path);
+    CHECK(count_segments(plain_dir) == 2);
+    read_in(fail_dir, "000002", &cut_kept);
+    read_in(plain_dir, "000002", &cut_plain);
+    CHECK(bufs_equal(&cut_kept, &cut_plain)); /* cut at the same offset */
+
+    /* SALVAGE: only the flipped entry is lost; later segments stay. The damaged
+     * segment is rewritten and its original kept in quarantine. */
     wal_options salvage = with_recovery(WAL_RECOVERY_SALVAGE);
     CHECK_OK(wal_open(salvage_dir, &salvage, &w));
     READ_ALL(w, &got);
     CHECKF(got.len == full - 1, "%zu of %zu entries", got.len, full);
-    st = stats_of(w);
+    st = STATS(w);
     CHECK(st.corruptions == 1 && st.dropped_entries == 1 && st.dropped_bytes > 0);
     CHECK(st.segments == 3);
     CHECK(st.entries_written == 0 && st.samples_written == 0);
+    CHECK(st.quarantined_segments == 1 && st.quarantined_bytes >= seg2.len);
+    check_quarantined(salvage_dir, "000002", &seg2, folder);
     READ_ALL(w, &got); /* the damaged segment was rewritten: nothing more to repair */
-    CHECK(got.len == full - 1 && stats_of(w).corruptions == 1);
+    CHECK(got.len == full - 1 && STATS(w).corruptions == 1);
     CHECK_OK(wal_read(w, NULL, stats_in_callback, NULL, w));
     CHECK_OK(wal_log_samples(w, &s, 1));
-    st = stats_of(w);
+    st = STATS(w);
     CHECK(st.entries_written == 1 && st.samples_written == 1 && st.segments == 4);
     CHECK_OK(wal_sync(w));
-    st = stats_of(w);
+    st = STATS(w);
     CHECK(st.fsyncs >= 1);
     CHECK(st.write_backlog_peak > 0 && st.write_backlog_peak <= st.bytes_written);
     CHECK_OK(wal_close(w));
@@ -125,8 +199,12 @@ int main(int argc, char **argv)
     CHECK_OK(wal_close(w));
 
     entry_log_free(&got);
-    buf_free(&before);
-    buf_free(&after);
+    entry_log_free(&truncated);
+    dir_snapshot_free(&before);
+    buf_free(&seg2);
+    buf_free(&seg3);
+    buf_free(&cut_kept);
+    buf_free(&cut_plain);
     printf("recovery: ok\n");
     return 0;
 }

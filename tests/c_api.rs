@@ -172,7 +172,7 @@ fn threads() {
 #[test]
 fn fixtures() {
     let exe = compile("fixtures", Link::Static);
-    let root = manifest_dir().join("tests/fixtures/prometheus-v1");
+    let root = fixtures_root();
     let mut cases: Vec<PathBuf> = fs::read_dir(&root)
         .expect("list the fixtures")
         .map(|e| e.expect("list the fixtures").path())
@@ -220,19 +220,33 @@ fn fixtures() {
     );
 }
 
-/// Recovery modes and wal_stats on two copies of corrupt-flip_middle; the program is told
-/// how many entries the undamaged log (multiseg) holds.
+/// The fixture cases, in `tests/fixtures/prometheus-v1/`.
+fn fixtures_root() -> PathBuf {
+    manifest_dir().join("tests/fixtures/prometheus-v1")
+}
+
+/// How many entries the undamaged log of the fixtures (multiseg) holds: the lines of its
+/// dump that are not indented.
+fn full_log_entries() -> usize {
+    let dump =
+        fs::read_to_string(fixtures_root().join("multiseg/expected.dump")).expect("read the dump");
+    dump.lines().filter(|l| !l.starts_with("  ")).count()
+}
+
+/// Recovery modes, quarantine and wal_stats on three copies of corrupt-flip_middle (FAIL
+/// then TRUNCATE, SALVAGE, TRUNCATE without quarantine); the program is told how many
+/// entries the undamaged log (multiseg) holds.
 #[test]
 fn recovery() {
     let exe = compile("recovery", Link::Static);
-    let root = manifest_dir().join("tests/fixtures/prometheus-v1");
     let tmp = tempfile::tempdir().expect("create a temporary directory");
-    let (fail, salvage) = (tmp.path().join("fail"), tmp.path().join("salvage"));
-    copy_wal(&root.join("corrupt-flip_middle"), &fail);
-    copy_wal(&root.join("corrupt-flip_middle"), &salvage);
-    let dump = fs::read_to_string(root.join("multiseg/expected.dump")).expect("read the dump");
-    let entries = dump.lines().filter(|l| !l.starts_with("  ")).count();
-    let args: Vec<OsString> = vec![fail.into(), salvage.into(), entries.to_string().into()];
+    let copies = ["fail", "salvage", "no-quarantine"].map(|name| tmp.path().join(name));
+    let mut args: Vec<OsString> = Vec::new();
+    for copy in &copies {
+        copy_wal(&fixtures_root().join("corrupt-flip_middle"), copy);
+        args.push(copy.into());
+    }
+    args.push(full_log_entries().to_string().into());
     if let Err(report) = run(&exe, &args) {
         panic!("{report}\n(the copies are kept: {})", tmp.keep().display());
     }
