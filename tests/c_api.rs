@@ -251,3 +251,29 @@ fn recovery() {
         panic!("{report}\n(the copies are kept: {})", tmp.keep().display());
     }
 }
+
+/// Read-only handles: beside a writer in this process and in another one, and on a copy
+/// of corrupt-flip_middle, which they must leave as it is: argv = temporary directory,
+/// the copy, the entries of the undamaged log.
+#[test]
+fn read_only() {
+    let exe = compile("read_only", Link::Static);
+    let tmp = tempfile::Builder::new()
+        .prefix("tswal-c-read_only-")
+        .tempdir()
+        .expect("create a temporary directory");
+    let (work, damaged) = (tmp.path().join("work"), tmp.path().join("damaged"));
+    fs::create_dir(&work).expect("create the work directory");
+    copy_wal(&fixtures_root().join("corrupt-flip_middle"), &damaged);
+    let args: Vec<OsString> = vec![
+        work.into(),
+        damaged.into(),
+        full_log_entries().to_string().into(),
+    ];
+    if let Err(report) = run(&exe, &args) {
+        panic!(
+            "{report}\n(the directory is kept: {})",
+            tmp.keep().display()
+        );
+    }
+}
