@@ -6,7 +6,7 @@
  * would write is refused.
  *
  * Usage: read_only <empty temp dir> <copy of corrupt-flip_middle> <entries of the full log>
- *        read_only --writer <dir> <count file>
+ *        read_only --writer <dir> <count file> <stop file>
  *            (child: logs numbered entries into <dir> for WRITER_MS, closes, and writes
  *            how many to <count file>)
  */
@@ -155,12 +155,15 @@ static void test_beside_writer_in_process(const char *root)
 
 /* ---- (c) beside a writer in another process --------------------------------------- */
 
-/* The child writes for WRITER_MS, syncing every WRITER_SYNC_EVERY entries and pausing
- * 1 ms after each sync (so that the log stays a few MB); 64 KiB segments make it cut
- * often. Entry i holds WRITER_SAMPLES samples of value i. */
-enum { WRITER_MS = 1500, WRITER_SYNC_EVERY = 8, WRITER_SAMPLES = 8 };
-/* How much longer than WRITER_MS the parent waits before it kills the writer. */
-enum { WRITER_GRACE_MS = 60000 };
+/* The child writes until the parent asks it to stop (a stop file: after WRITER_MS and at
+ * least LIVE_READS reads that found entries while it wrote) or WRITER_LIMIT_MS passed,
+ * syncing every WRITER_SYNC_EVERY entries and pausing 1 ms after each sync (so that the
+ * log stays a few MB); 64 KiB segments make it cut often. Entry i holds WRITER_SAMPLES
+ * samples of value i. */
+enum { WRITER_MS = 1500, WRITER_SYNC_EVERY = 8, WRITER_SAMPLES = 8, LIVE_READS = 5 };
+/* The writer's own limit, so that it ends even if the parent failed; the parent kills it
+ * if it has not ended a little after that. */
+enum { WRITER_LIMIT_MS = 60000, WRITER_GRACE_MS = 10000 };
 #define WRITER_SEGMENT_SIZE (64 * 1024)
 
 static void numbered_entry(uint64_t i, wal_sample *s)
@@ -177,7 +180,7 @@ static long long now_ms(void)
 }
 
 /* Child: the writer. Its time is bounded, so it ends even if the parent failed. */
-static int run_writer(const char *dir, const char *count_file)
+static int run_writer(const char *dir, const char *count_file, const char *stop_file)
 {
     wal_options opts;
     wal_options_init(&opts);
@@ -186,7 +189,7 @@ static int run_writer(const char *dir, const char *count_file)
     CHECK_OK(wal_open(dir, &opts, &w));
     long long start = now_ms();
     uint64_t n = 0;
-    while (now_ms() - start < WRITER_MS) {
+    while (!file_exists(stop_file) && now_ms() - start < WRITER_LIMIT_MS) {
         wal_sample s[WRITER_SAMPLES];
         numbered_entry(n, s);
         CHECK_OK(wal_log_samples(w, s, WRITER_SAMPLES));
@@ -222,21 +225,22 @@ static void check_numbered(const struct entry_log *got)
 
 static void test_beside_writer_process(const char *root, const char *argv0)
 {
-    char dir[TEST_PATH_MAX], count_file[TEST_PATH_MAX];
+    char dir[TEST_PATH_MAX], count_file[TEST_PATH_MAX], stop_file[TEST_PATH_MAX];
     path_join(dir, root, "live");
     path_join(count_file, root, "live.count");
+    path_join(stop_file, root, "live.stop");
     make_dir(dir); /* so that the reader can open it before the writer does */
     wal_options ro = options(WAL_RECOVERY_TRUNCATE, 1);
     wal_t *reader = NULL;
     CHECK_OK(wal_open(dir, &ro, &reader));
 
-    const char *args[] = {"--writer", dir, count_file, NULL};
+    const char *args[] = {"--writer", dir, count_file, stop_file, NULL};
     pid_t writer = spawn_self(argv0, args);
     struct entry_log got = {0};
     size_t reads = 0, live_reads = 0, previous = 0;
     int status = -1;
     bool ended = false;
-    long long deadline = now_ms() + WRITER_MS + WRITER_GRACE_MS;
+    long long started = now_ms(), deadline = started + WRITER_LIMIT_MS + WRITER_GRACE_MS;
     while (!ended) {
         /* Asked before the read: the read after the end sees everything. */
         ended = child_ended(writer, &status);
@@ -244,7 +248,7 @@ static void test_beside_writer_process(const char *root, const char *argv0)
             kill(writer, SIGKILL);
             wait_child(writer);
             test_fail(__FILE__, __LINE__, "the writer process did not end within %d ms",
-                      WRITER_MS + WRITER_GRACE_MS);
+                      WRITER_LIMIT_MS + WRITER_GRACE_MS);
         }
         READ_ALL(reader, &got); /* every read returns WAL_OK */
         reads++;
@@ -256,6 +260,8 @@ static void test_beside_writer_process(const char *root, const char *argv0)
                reads, got.len, st.corruptions);
         if (!ended && got.len > 0) live_reads++;
         previous = got.len;
+        if (live_reads >= LIVE_READS && now_ms() - started >= WRITER_MS && !file_exists(stop_file))
+            write_file(stop_file, "", 0);
     }
     CHECKF(status == 0, "the writer process failed (exit status %d)", status);
 
@@ -265,7 +271,8 @@ static void test_beside_writer_process(const char *root, const char *argv0)
     size_t logged = (size_t)strtoull(count.data, NULL, 10);
     CHECKF(got.len == logged, "the last read delivered %zu entries, the writer logged %zu",
            got.len, logged);
-    CHECKF(live_reads > 0, "none of %zu reads ran while the writer was logging", reads);
+    CHECKF(live_reads >= LIVE_READS, "only %zu of %zu reads ran while the writer was logging",
+           live_reads, reads);
     printf("read_only: %zu reads beside a writer that logged %zu entries in %zu segments; "
            "%zu of them while it ran\n",
            reads, logged, count_segments(dir), live_reads);
@@ -356,7 +363,8 @@ static void test_damaged(const char *dir, size_t full)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--writer") == 0) return run_writer(argv[2], argv[3]);
+    if (argc == 5 && strcmp(argv[1], "--writer") == 0)
+        return run_writer(argv[2], argv[3], argv[4]);
     if (argc != 4) {
         fprintf(stderr, "usage: %s <empty temp dir> <damaged copy> <entries>\n", argv[0]);
         return 2;
