@@ -7,8 +7,8 @@
  *
  * Usage: read_only <empty temp dir> <copy of corrupt-flip_middle> <entries of the full log>
  *        read_only --writer <dir> <count file> <stop file>
- *            (child: logs numbered entries into <dir> for WRITER_MS, closes, and writes
- *            how many to <count file>)
+ *            (child: logs numbered entries into <dir> until <stop file> exists, closes,
+ *            and writes how many to <count file>)
  */
 #include "common.h"
 
