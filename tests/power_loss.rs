@@ -11,7 +11,7 @@
 //! what survives (unsynced blocks torn, unsynced directory changes undone or not).
 //! Reopening what is left delivers every entry a returned sync covered and nothing
 //! half-written, a truncation is all old or all new, and a repair loses no byte.
-//! `TSWAL_POWER_LOSS_SEEDS` (default 4) sets how many states are tried per change.
+//! `TSWAL_POWER_LOSS_SEEDS` (default 16) sets how many states are tried per change.
 
 mod common;
 
@@ -137,7 +137,7 @@ fn a_torn_tail_reads_as_the_longest_valid_prefix() {
     assert!(checked > 100);
 }
 
-/// States tried per change: `TSWAL_POWER_LOSS_SEEDS`, default 4.
+/// States tried per change: `TSWAL_POWER_LOSS_SEEDS`, default 16.
 fn seeds() -> u64 {
     std::env::var("TSWAL_POWER_LOSS_SEEDS")
         .ok()
@@ -146,7 +146,7 @@ fn seeds() -> u64 {
                 .parse()
                 .expect("TSWAL_POWER_LOSS_SEEDS is a number")
         })
-        .unwrap_or(4)
+        .unwrap_or(16)
 }
 
 /// Runs `workload` on a fresh copy made by `setup`, losing power at each change in
