@@ -344,7 +344,7 @@ typedef struct wal_stats_t {
   uint64_t corruptions;
   /**
    * Entries dropped by repairs: each damaged region counts as one, plus, with
-   * `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or deleted.
+   * `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or taken out.
    */
   uint64_t dropped_entries;
   /**

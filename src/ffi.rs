@@ -753,7 +753,7 @@ pub struct wal_stats_t {
     /// with `WAL_RECOVERY_TRUNCATE`).
     pub corruptions: u64,
     /// Entries dropped by repairs: each damaged region counts as one, plus, with
-    /// `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or deleted.
+    /// `WAL_RECOVERY_TRUNCATE`, every valid entry after it that was cut off or taken out.
     pub dropped_entries: u64,
     /// Bytes removed from the log by repairs.
     pub dropped_bytes: u64,
