@@ -21,9 +21,10 @@ const WLOG_HEADER: usize = 7;
 
 /// `Err(Error::Format)` if `segments` (the directory's segment-named files) are not a
 /// SegmentWAL: none has a valid header, none starts with a valid SegmentWAL entry after
-/// a damaged header, and at least one holds a non-zero byte. Files that hold nothing
-/// but zeros are what a crash can leave of a SegmentWAL segment, and are not evidence
-/// either way.
+/// a damaged header, and at least one holds data. Files that hold nothing but zeros,
+/// or the start of a header and zeros, are what a crash (or a writer creating a
+/// segment, seen from another process) leaves of a SegmentWAL segment, and are not
+/// evidence either way.
 pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
     let mut with_data = Vec::new();
     let mut wlog = 0;
@@ -47,6 +48,13 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
     let Some(first) = with_data.first() else {
         return Ok(());
     };
+    // A writer in another process may have been creating the first segment: it writes
+    // the header before any entry, so data seen means a header that is there by now.
+    for seg in segments {
+        if segment::check_header(&seg.path)?.is_none() {
+            return Ok(());
+        }
+    }
     let name = |s: &SegmentMeta| segment::file_name(&s.path);
     let what = if wlog > 0 && wlog == with_data.len() {
         "it looks like a Prometheus 2.3+ WAL (page format), which tswal does not read (it \
@@ -65,9 +73,12 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
         )
     };
     let files = match segments {
-        [one] => format!("its segment-named file {}", name(one)),
+        [one] => format!(
+            "its segment-named file {} has no SegmentWAL header",
+            name(one)
+        ),
         [first, .., last] => format!(
-            "none of its {} segment-named files ({} to {})",
+            "none of its {} segment-named files ({} to {}) has a SegmentWAL header",
             segments.len(),
             name(first),
             name(last)
@@ -76,10 +87,7 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
     };
     Err(Error::format(
         dir,
-        format!(
-            "not a SegmentWAL directory: {what}; {files} has a SegmentWAL header. Nothing \
-             was changed"
-        ),
+        format!("not a SegmentWAL directory: {what}; {files}. Nothing was changed"),
     ))
 }
 
@@ -111,9 +119,12 @@ fn starts_with_entry(head: &[u8]) -> bool {
     head.get(at..at + total).is_some_and(entry::crc_matches)
 }
 
-/// Whether the file holds a non-zero byte (reading past `head` only if it is all zeros).
+/// Whether the file holds data: a non-zero byte other than the start of a SegmentWAL
+/// header still being written (reading past `head` only if it holds none).
 fn holds_data(path: &Path, head: &[u8]) -> Result<bool> {
-    if head.iter().any(|&b| b != 0) {
+    let at = segment::HEADER_LEN as usize;
+    let (first, rest) = head.split_at(at.min(head.len()));
+    if !segment::header_in_progress(first) || rest.iter().any(|&b| b != 0) {
         return Ok(true);
     }
     let mut f = File::open(path).ctx("open segment", path)?;

@@ -12,7 +12,7 @@ use crate::codec::{self, SeriesSpan};
 use crate::entry::{CRC_LEN, EntryType, HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::options::Recovery;
-use crate::reader::{Batch, BatchEnd, READ_CHUNK, SegmentReader, Step};
+use crate::reader::{Batch, BatchEnd, Live, READ_CHUNK, SegmentReader, Step};
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::segment::SegmentMeta;
 
@@ -190,9 +190,18 @@ fn halt(
             }
             (offset, reason, data_at)
         }
-        Halt::Corrupt { offset, .. } if live_end && reader.unfinished(offset)? => {
-            return Ok(ended(offset, false));
-        }
+        Halt::Corrupt { offset, reason } if live_end => match reader.settle_live(offset)? {
+            Live::Valid => {
+                return Ok(Halted {
+                    end: None,
+                    damage: None,
+                    resumed: true,
+                    stop: false,
+                });
+            }
+            Live::Unfinished => return Ok(ended(offset, false)),
+            Live::Damaged => (offset, reason, offset + 1),
+        },
         Halt::Corrupt { offset, reason } => (offset, reason, offset + 1),
     };
     let salvage = scan.salvage();

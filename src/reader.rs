@@ -356,35 +356,70 @@ impl SegmentReader<'_> {
         self.search_exhausted
     }
 
-    /// Whether the damage at `offset` is an entry a live writer is still writing: one
-    /// that runs past the end of the file, or whose last bytes are zeros with nothing
-    /// but zeros after it (the writer hands bytes to the file in order, so a concurrent
-    /// reader sees a written prefix followed by preallocated zeros). Only meaningful at
-    /// the end of the newest segment.
-    pub(crate) fn unfinished(&mut self, offset: u64) -> Result<bool> {
+    /// What the damage at `offset`, at the end of the newest segment of a log that
+    /// another process may be writing, is. A concurrent reader can see the bytes of a
+    /// write still being copied into the file as zeros (the preallocated space), and,
+    /// reading ahead of the copy and then behind it, even zeros before bytes already
+    /// copied: such a view is damaged only for a moment. So the entry is read again,
+    /// a few times over some 30 ms: it may be whole by then (`Valid`: read on from
+    /// `offset`), or be an entry still being written, one that runs past the end of
+    /// the file or whose end is zeros with only zeros after it (`Unfinished`: the end
+    /// of the log for now); else it is `Damaged`.
+    pub(crate) fn settle_live(&mut self, offset: u64) -> Result<Live> {
+        for attempt in 0..LIVE_ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+            }
+            self.forget(offset);
+            match self.step(true)? {
+                Raw::Entry { .. } => {
+                    self.forget(offset);
+                    return Ok(Live::Valid);
+                }
+                Raw::End { .. } | Raw::Hole { .. } => return Ok(Live::Unfinished),
+                Raw::Corrupt { .. } | Raw::NeedMore => {}
+            }
+            if self.unfinished(offset)? {
+                return Ok(Live::Unfinished);
+            }
+        }
+        Ok(Live::Damaged)
+    }
+
+    /// Drops what is buffered and moves the read position to `to`, so that the next
+    /// step reads the file again.
+    fn forget(&mut self, to: u64) {
+        self.buf_off = to;
+        self.lo = 0;
+        self.hi = 0;
+    }
+
+    /// Whether the entry at `offset` runs past the end of the file, or its last byte
+    /// and everything after it are zeros.
+    fn unfinished(&mut self, offset: u64) -> Result<bool> {
         let Some(left) = self.end.checked_sub(offset) else {
             return Ok(false);
         };
-        self.seek(offset);
-        if left < HEADER_LEN as u64 {
-            return Ok(left > 0 && self.fill(left as usize)? && self.buf[self.lo] != 0);
+        self.forget(offset);
+        let head_len = (HEADER_LEN as u64).min(left) as usize;
+        if head_len == 0 || !self.fill(head_len)? {
+            return Ok(true);
         }
-        if !self.fill(HEADER_LEN)? {
+        if !matches!(entry::classify(self.buf[self.lo]), TypeByte::Entry(_)) {
+            return Ok(false);
+        }
+        if head_len < HEADER_LEN {
             return Ok(true);
         }
         let mut header = [0u8; HEADER_LEN];
         header.copy_from_slice(&self.buf[self.lo..self.lo + HEADER_LEN]);
-        if !matches!(entry::classify(header[0]), TypeByte::Entry(_)) {
-            return Ok(false);
-        }
         let total = HEADER_LEN as u64 + entry::body_len(&header) as u64 + CRC_LEN as u64;
         if total > left {
             return Ok(true);
         }
-        // The entry's last byte, and everything after it, must be zeros.
         let mut at = offset + total - 1;
         while at < self.end {
-            self.seek(at);
+            self.forget(at);
             let n = READ_CHUNK.min((self.end - at) as usize);
             if !self.fill(n)? {
                 return Ok(true);
@@ -396,6 +431,16 @@ impl SegmentReader<'_> {
         }
         Ok(true)
     }
+}
+
+/// Reads of a damaged entry at the end of a live log before it counts as damage.
+const LIVE_ATTEMPTS: u32 = 5;
+
+/// What damage at the end of a live log is (see `SegmentReader::settle_live`).
+pub(crate) enum Live {
+    Valid,
+    Unfinished,
+    Damaged,
 }
 
 /// Largest entry a salvage scan looks for after damage.

@@ -192,6 +192,15 @@ pub(crate) fn read_header_of(f: &File, path: &Path) -> Result<Vec<u8>> {
     Ok(head[..n].to_vec())
 }
 
+/// Whether the first bytes of a segment (up to 8) are what a writer creating it leaves
+/// before its header is whole: the start of the header, then zeros (the preallocated
+/// space) or nothing, which a reader in another process may see for a moment.
+pub(crate) fn header_in_progress(head: &[u8]) -> bool {
+    let valid = header_bytes();
+    let written = head.iter().zip(&valid).take_while(|(a, b)| a == b).count();
+    head[written..].iter().all(|&b| b == 0)
+}
+
 /// What is wrong with the first bytes of a segment, if anything.
 pub(crate) fn header_problem(head: &[u8]) -> Option<String> {
     let Some(head) = head.get(..HEADER_LEN as usize) else {
@@ -227,4 +236,23 @@ pub(crate) fn create(fs: &Fs, seq: u64, size: u64) -> Result<(File, PathBuf)> {
         return Err(e);
     }
     Ok((file, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_being_written_is_its_start_then_zeros() {
+        let valid = header_bytes();
+        for k in 0..=8 {
+            let mut head = valid[..k].to_vec();
+            assert!(header_in_progress(&head), "{k} bytes");
+            head.resize(8, 0);
+            assert!(header_in_progress(&head), "{k} bytes and zeros");
+        }
+        assert!(!header_in_progress(b"stray\n"));
+        assert!(!header_in_progress(&[0x43, 0xaf, 0x00, 0xee, 1, 0, 0, 0]));
+        assert!(!header_in_progress(&[0, 0, 0, 0, 0, 0, 0, 1]));
+    }
 }

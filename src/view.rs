@@ -130,7 +130,8 @@ fn unchanged(
 /// reads each from offset 8 on (its read skips what is not an entry; one shorter than
 /// its header has nothing to read), `Fail` reports the first as corruption. The newest
 /// segment's header may be being written by a writer in another process: one cut
-/// short, or all zeros, is left out unreported. Returns the header damage found.
+/// short, or the start of a header and zeros, is left out unreported. Returns the
+/// header damage found.
 pub(crate) fn check_headers(
     segments: &mut Vec<SegmentMeta>,
     recovery: Recovery,
@@ -148,7 +149,7 @@ pub(crate) fn check_headers(
             continue;
         };
         let short = head.len() < segment::HEADER_LEN as usize;
-        if (short || head == [0; 8]) && i + 1 == segments.len() {
+        if segment::header_in_progress(&head) && i + 1 == segments.len() {
             segments.pop();
             break;
         }
