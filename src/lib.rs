@@ -66,7 +66,7 @@ pub use options::{
     AUTO_SPIN_SLOWEST_SYNC, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MAX_SYNC_SPIN,
     MIN_SEGMENT_SIZE, Options, Recovery, SyncMode, SyncSpin,
 };
-pub use read::{Damaged, Entry, ReadSummary, Repair};
+pub use read::{Damaged, Entry, Position, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};
 pub use stats::Stats;
 pub use wal::Wal;

@@ -20,7 +20,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::fsutil::Fs;
 use crate::options::Recovery;
 
@@ -207,6 +207,120 @@ impl<'a> Quarantine<'a> {
         self.fs.fsync(&file, &note_path, false)?;
         Ok(Some(folder))
     }
+}
+
+/// One repair's folder in a WAL directory's quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Folder {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its note (`None` if the repair was interrupted before it wrote one).
+    pub note: Option<String>,
+    /// Whether the note says the repair completed.
+    pub completed: bool,
+    /// What the repair set aside: file names, sizes, and whether each is a symbolic link
+    /// (its size then is the target's, if it exists).
+    pub files: Vec<(String, u64, bool)>,
+}
+
+impl Folder {
+    /// Bytes of the files the repair set aside.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.1).sum()
+    }
+}
+
+/// The repairs' folders in the quarantine of the WAL directory `dir`, oldest first
+/// (none if there is no quarantine). Reads only.
+pub fn list(dir: &Path) -> Result<Vec<Folder>> {
+    let root = dir.join(DIR_NAME);
+    let entries = match std::fs::read_dir(&root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // No quarantine; but a missing WAL directory is an error.
+            std::fs::metadata(dir).ctx("open WAL directory", dir)?;
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(Error::io("list quarantine", &root, e)),
+    };
+    let mut folders = Vec::new();
+    for ent in entries {
+        let ent = ent.ctx("list quarantine", &root)?;
+        if !ent.file_type().ctx("stat", &ent.path())?.is_dir() {
+            continue;
+        }
+        let path = ent.path();
+        let mut files = Vec::new();
+        let mut note = None;
+        for f in std::fs::read_dir(&path).ctx("list quarantine folder", &path)? {
+            let f = f.ctx("list quarantine folder", &path)?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name == NOTE_NAME {
+                note = Some(std::fs::read_to_string(f.path()).ctx("read note", &f.path())?);
+                continue;
+            }
+            let link = f.file_type().ctx("stat", &f.path())?.is_symlink();
+            let len = std::fs::metadata(f.path()).map_or(0, |m| m.len());
+            files.push((name, len, link));
+        }
+        files.sort();
+        let completed = note
+            .as_deref()
+            .is_some_and(|n| n.lines().any(|l| l.starts_with("completed ")));
+        folders.push(Folder {
+            path,
+            note,
+            completed,
+            files,
+        });
+    }
+    folders.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(folders)
+}
+
+/// Deletes the quarantine of the WAL directory `dir`, or only its folder named `folder`.
+/// Takes the directory's lock, so it is refused ([`Error::Locked`]) while a handle, in
+/// this or another process, has the WAL open for writing. Returns how many folders and
+/// bytes it deleted. Links are deleted, never what they point to.
+pub fn purge(dir: &Path, folder: Option<&str>) -> Result<(u64, u64)> {
+    let dir_file = crate::fsutil::open_existing_dir(dir)?;
+    crate::fsutil::lock_dir(&dir_file, dir)?;
+    let all = list(dir)?;
+    let chosen: Vec<&Folder> = match folder {
+        None => all.iter().collect(),
+        Some(name) => {
+            let found: Vec<&Folder> = all
+                .iter()
+                .filter(|f| f.path.file_name().is_some_and(|n| n == name))
+                .collect();
+            if found.is_empty() {
+                return Err(Error::invalid(format!(
+                    "{} has no quarantine folder named {name:?}",
+                    dir.display()
+                )));
+            }
+            found
+        }
+    };
+    let bytes = chosen.iter().map(|f| f.bytes()).sum();
+    let root = dir.join(DIR_NAME);
+    match folder {
+        None if root.exists() => {
+            std::fs::remove_dir_all(&root).ctx("delete quarantine", &root)?;
+            dir_file.sync_all().ctx("fsync directory", dir)?;
+        }
+        None => {}
+        Some(_) => {
+            for f in &chosen {
+                std::fs::remove_dir_all(&f.path).ctx("delete quarantine folder", &f.path)?;
+            }
+            crate::fsutil::open_dir(&root)?
+                .sync_all()
+                .ctx("fsync directory", &root)?;
+        }
+    }
+    Ok((chosen.len() as u64, bytes))
 }
 
 /// Where the bytes of the file at `path` from `from` on stop being zeros (`from` if they

@@ -28,6 +28,19 @@ pub enum Entry<'a> {
     Deletes(&'a [Tombstone]),
 }
 
+/// Where an entry starts: its segment's sequence number and its byte offset in the
+/// segment file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    /// The segment's sequence number (`3` for the file `000003`).
+    pub segment: u64,
+    /// Offset of the entry's header in the segment file.
+    pub offset: u64,
+}
+
+/// What a read hands each entry to, with where the entry starts.
+pub(crate) type Visit<'v> = dyn FnMut(Position, Entry<'_>) -> ControlFlow<()> + 'v;
+
 /// What a completed read found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -58,6 +71,11 @@ pub struct Damaged {
     /// Where the read went on in the segment (`Recovery::Salvage`), if a valid entry
     /// follows; `None`: the region runs to the end of the segment, or the read stopped.
     pub resume: Option<u64>,
+    /// Bytes from `offset` to `resume`, or to the end of the segment file.
+    pub len: u64,
+    /// Zeros followed by data, which `Recovery::Truncate` reads as the end of the
+    /// segment (as the reference does) without repairing anything.
+    pub hole: bool,
     /// What is wrong there.
     pub reason: String,
 }
@@ -232,11 +250,17 @@ fn halt(
 pub(crate) fn report(segments: &[SegmentMeta], damages: &[Damage]) -> Vec<Damaged> {
     damages
         .iter()
-        .map(|d| Damaged {
-            segment: segments[d.index].path.clone(),
-            offset: d.offset,
-            resume: d.resume,
-            reason: d.reason.clone(),
+        .map(|d| {
+            let seg = &segments[d.index];
+            let end = d.resume.unwrap_or_else(|| seg.file_len());
+            Damaged {
+                segment: seg.path.clone(),
+                offset: d.offset,
+                resume: d.resume,
+                len: end.saturating_sub(d.offset),
+                hole: d.hole,
+                reason: d.reason.clone(),
+            }
         })
         .collect()
 }
@@ -262,9 +286,13 @@ impl Decoder {
         entry_type: EntryType,
         body: &[u8],
         summary: &mut ReadSummary,
-        visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
+        visit: &mut Visit<'_>,
     ) -> Result<()> {
         let undecodable = |e: codec::DecodeError| undecodable(seg, offset, &e);
+        let at = Position {
+            segment: seg.seq,
+            offset,
+        };
         let flow = match entry_type {
             EntryType::Series => {
                 self.spans.clear();
@@ -282,13 +310,13 @@ impl Decoder {
                     })
                     .collect();
                 summary.series += series.len() as u64;
-                visit(Entry::Series(&series))
+                visit(at, Entry::Series(&series))
             }
             EntryType::Samples => {
                 // The slots keep their length between entries: no clearing per entry.
                 let (n, max_t) =
                     codec::decode_samples_into(body, &mut self.samples, 0).map_err(undecodable)?;
-                return deliver_samples(seg, &self.samples[..n], max_t, summary, visit);
+                return deliver_samples(seg, offset, &self.samples[..n], max_t, summary, visit);
             }
             EntryType::Deletes => {
                 self.tombstones.clear();
@@ -296,7 +324,7 @@ impl Decoder {
                     codec::decode_deletes(body, &mut self.tombstones).map_err(undecodable)?;
                 seg.max_time = seg.max_time.max(max_t);
                 summary.tombstones += self.tombstones.len() as u64;
-                visit(Entry::Deletes(&self.tombstones))
+                visit(at, Entry::Deletes(&self.tombstones))
             }
         };
         summary.entries += 1;
@@ -310,15 +338,20 @@ impl Decoder {
 /// Delivers samples decoded already.
 fn deliver_samples(
     seg: &mut SegmentMeta,
+    offset: u64,
     samples: &[Sample],
     max_t: i64,
     summary: &mut ReadSummary,
-    visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
+    visit: &mut Visit<'_>,
 ) -> Result<()> {
     seg.max_time = seg.max_time.max(max_t);
     summary.samples += samples.len() as u64;
     summary.entries += 1;
-    match visit(Entry::Samples(samples)) {
+    let at = Position {
+        segment: seg.seq,
+        offset,
+    };
+    match visit(at, Entry::Samples(samples)) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(()) => Err(Error::Aborted),
     }
@@ -390,7 +423,7 @@ pub(crate) fn read_segments(
     limit: Option<u64>,
     scan: Scan,
     summary: &mut ReadSummary,
-    visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
+    visit: &mut Visit<'_>,
 ) -> Result<Vec<Damage>> {
     let salvage = scan.salvage();
     let files: Vec<SegmentFile> = segments
@@ -433,6 +466,7 @@ pub(crate) fn read_segments(
                             ),
                             &Predecoded::Samples { start, len, max_t } => deliver_samples(
                                 seg_meta,
+                                e.offset,
                                 &chunk.samples[start..start + len],
                                 max_t,
                                 summary,
@@ -622,7 +656,7 @@ fn read_segments_here(
     limit: Option<u64>,
     scan: Scan,
     summary: &mut ReadSummary,
-    visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
+    visit: &mut Visit<'_>,
 ) -> Result<Vec<Damage>> {
     let mut decoder = Decoder::default();
     let mut damages = Vec::new();
@@ -696,7 +730,7 @@ mod tests {
             let run = |segs: &mut Vec<SegmentMeta>, here: bool, salvage: bool| {
                 let mut out = String::new();
                 let mut summary = ReadSummary::default();
-                let mut visit = |e: Entry<'_>| {
+                let mut visit = |_: Position, e: Entry<'_>| {
                     crate::dump::write_entry(&mut out, e);
                     ControlFlow::Continue(())
                 };

@@ -69,6 +69,14 @@ impl SegmentMeta {
         Self::at(dir.join(segment_name(seq)), seq, false)
     }
 
+    /// The segment file's length now (0 if it cannot be read).
+    pub(crate) fn file_len(&self) -> u64 {
+        match &self.file {
+            Some(f) => f.metadata().map_or(0, |m| m.len()),
+            None => fs::metadata(&self.path).map_or(0, |m| m.len()),
+        }
+    }
+
     fn at(path: PathBuf, seq: u64, link: bool) -> Self {
         SegmentMeta {
             seq,

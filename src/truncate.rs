@@ -170,7 +170,7 @@ fn write_kept_series(
     let mut out = segment::header_bytes().to_vec();
     let mut offset = 0u64;
     let mut failure: Option<Error> = None;
-    let mut visit = |e: Entry<'_>| {
+    let mut visit = |_: read::Position, e: Entry<'_>| {
         let Entry::Series(series) = e else {
             return ControlFlow::Continue(());
         };

@@ -153,10 +153,14 @@ pub(crate) fn check_headers(
             segments.pop();
             break;
         }
+        // Salvage reads on after the header, Truncate stops at it.
+        let resume = (recovery == Recovery::Salvage && !short).then_some(segment::HEADER_LEN);
         let found = Damaged {
             segment: seg.path.clone(),
             offset: 0,
-            resume: None,
+            resume,
+            len: resume.unwrap_or_else(|| seg.file_len()),
+            hole: false,
             reason: format!("invalid segment header: {problem}"),
         };
         match recovery {

@@ -17,7 +17,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{self, Fs};
 use crate::io::{Io, Work};
 use crate::options::{Options, Recovery, SyncMode};
-use crate::read::{self, Entry, ReadSummary, Repair, Scan};
+use crate::read::{self, Entry, Position, ReadSummary, Repair, Scan, Visit};
 use crate::record::{Sample, Series, Tombstone};
 use crate::reentry::{self, CallbackScope};
 use crate::repair;
@@ -57,6 +57,8 @@ struct Shared {
     dropped_bytes: AtomicU64,
     quarantined_segments: AtomicU64,
     quarantined_bytes: AtomicU64,
+    /// What open repaired (invalid segment headers), if anything.
+    open_repair: Option<Repair>,
 }
 
 impl Shared {
@@ -197,6 +199,7 @@ impl Wal {
             dropped_bytes: AtomicU64::new(0),
             quarantined_segments: AtomicU64::new(0),
             quarantined_bytes: AtomicU64::new(0),
+            open_repair: header_repair.cloned(),
         });
         if let Some(r) = header_repair {
             shared.count_damage(r.damaged_regions as usize);
@@ -231,6 +234,12 @@ impl Wal {
             ));
         }
         Ok(())
+    }
+
+    /// The repair open made of segments with invalid headers, if it made one (reads
+    /// report theirs in [`ReadSummary::repair`]).
+    pub fn open_repair(&self) -> Option<&Repair> {
+        self.shared.open_repair.as_ref()
     }
 
     /// Whether the handle was opened with [`Options::read_only`].
@@ -282,6 +291,14 @@ impl Wal {
     where
         F: FnMut(Entry<'_>) -> ControlFlow<()>,
     {
+        self.read_with_positions(|_, entry| visit(entry))
+    }
+
+    /// [`Wal::read`], handing `visit` where each entry starts too.
+    pub fn read_with_positions<F>(&self, mut visit: F) -> Result<ReadSummary>
+    where
+        F: FnMut(Position, Entry<'_>) -> ControlFlow<()>,
+    {
         self.check_not_in_callback()?;
         if self.read_only() {
             return self.read_view(&mut visit);
@@ -329,10 +346,7 @@ impl Wal {
     }
 
     /// `read` on a read-only handle.
-    fn read_view(
-        &self,
-        visit: &mut dyn FnMut(Entry<'_>) -> ControlFlow<()>,
-    ) -> Result<ReadSummary> {
+    fn read_view(&self, visit: &mut Visit<'_>) -> Result<ReadSummary> {
         let _maintenance = self.shared.maintenance.lock();
         let recovery = self.shared.options.recovery;
         let mut segments = view::open_segments(&self.shared.fs.dir)?;

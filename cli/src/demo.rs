@@ -1,123 +1,84 @@
-//! `tswal`: command-line companion of the library.
-//!
-//! - `tswal demo [DIR]` writes, replays and truncates a WAL, printing what happened
-//!   (in a fresh temporary directory unless DIR is given).
-//! - `tswal dump DIR` prints every entry of a WAL in the dump format, changing nothing
-//!   (damage is reported on stderr, with a non-zero exit).
+//! `tswal demo`: the main job on a small default workload: write, replay, truncate.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::Args;
 use tswal::{Entry, Label, Options, Sample, Series, Tombstone, Wal};
 
-const USAGE: &str = "usage: tswal demo [DIR] | tswal dump DIR | tswal version";
+use crate::out::say;
+use crate::verify::segment_files;
+use crate::{Outcome, Result};
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["demo"] => demo(None),
-        ["demo", dir] => demo(Some(PathBuf::from(dir))),
-        ["dump", dir] => dump(Path::new(dir)),
-        ["version"] => {
-            println!("tswal {}", tswal::VERSION);
-            Ok(())
-        }
-        ["-h" | "--help" | "help"] => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tswal: {e}");
-            ExitCode::FAILURE
-        }
-    }
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Where to write the WAL (a new or empty directory); without it, a temporary
+    /// directory that is removed at the end
+    dir: Option<PathBuf>,
+    /// Add to the WAL already in DIR (a directory that is not empty is refused without it)
+    #[arg(long)]
+    append: bool,
 }
 
-fn dump(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    // Read-only: a dump changes nothing, whatever it finds.
-    let options = Options {
-        read_only: true,
-        ..Options::default()
-    };
-    let wal = Wal::open(dir, options)?;
-    let mut out = String::new();
-    let summary = wal.read(|e| {
-        tswal::dump::write_entry(&mut out, e);
-        ControlFlow::Continue(())
-    })?;
-    print!("{out}");
-    for d in &summary.damage {
-        eprintln!(
-            "damage: {} at offset {}: {}",
-            d.segment.display(),
-            d.offset,
-            d.reason
-        );
-    }
-    wal.close()?;
-    if summary.damage.is_empty() {
-        Ok(())
-    } else {
-        Err("the WAL is damaged: the dump stops where a default read would".into())
-    }
-}
-
-fn segment_files(dir: &Path) -> std::io::Result<Vec<(String, u64)>> {
-    let mut v = Vec::new();
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.bytes().all(|b| b.is_ascii_digit()) {
-            v.push((name, e.metadata()?.len()));
+pub(crate) fn run(args: DemoArgs) -> Result {
+    if let Some(dir) = &args.dir {
+        let empty = match std::fs::read_dir(dir) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(format!("open {}: {e}", dir.display()).into()),
+        };
+        if !empty && !args.append {
+            return Err(format!(
+                "{} is not empty: the demo writes only into a new or empty directory (or \
+                 pass --append to add to the WAL in it)",
+                dir.display()
+            )
+            .into());
         }
     }
-    v.sort();
-    Ok(v)
+    demo(args.dir)?;
+    Ok(Outcome::Ok)
 }
 
-fn show_segments(dir: &Path) -> std::io::Result<()> {
+fn show_segments(dir: &Path) -> Result<()> {
     let segs = segment_files(dir)?;
     let total: u64 = segs.iter().map(|s| s.1).sum();
-    println!("  {} segment(s), {} bytes:", segs.len(), total);
+    say(format_args!(
+        "  {} segment(s), {} bytes:",
+        segs.len(),
+        total
+    ))?;
     for (name, len) in segs {
-        println!("    {name}  {len:>9} bytes");
+        say(format_args!("    {name}  {len:>9} bytes"))?;
     }
     Ok(())
 }
 
 /// The main job on a small default workload: write, replay, truncate.
-fn demo(dir: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
+fn demo(dir: Option<PathBuf>) -> Result<()> {
     const SERIES: u64 = 1_000;
     const ROUNDS: i64 = 200;
+    // Without DIR: a new temporary directory, removed at the end.
     let (dir, temporary) = match dir {
-        Some(d) => (d, false),
-        None => (
-            std::env::temp_dir().join(format!("tswal-demo-{}", std::process::id())),
-            true,
-        ),
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("tswal-demo-")
+                .tempdir()
+                .map_err(|e| format!("create a temporary directory: {e}"))?;
+            (t.path().join("wal"), Some(t))
+        }
     };
-    if temporary {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
     let options = Options {
         segment_size: 1 << 20,
         ..Options::default()
     };
-    println!("tswal {} demo in {}", tswal::VERSION, dir.display());
+    say(format_args!(
+        "tswal {} demo in {}",
+        tswal::VERSION,
+        dir.display()
+    ))?;
 
     // 1. Write.
     let started = Instant::now();
@@ -158,10 +119,10 @@ fn demo(dir: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
     wal.sync()?;
     wal.close()?;
     let samples = SERIES * ROUNDS as u64;
-    println!(
+    say(format_args!(
         "wrote {SERIES} series, {samples} samples in {ROUNDS} batches and 1 tombstone in {:.1} ms (synced, closed)",
         started.elapsed().as_secs_f64() * 1e3
-    );
+    ))?;
     show_segments(&dir)?;
 
     // 2. Replay.
@@ -177,24 +138,24 @@ fn demo(dir: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
         }
         ControlFlow::Continue(())
     })?;
-    println!(
+    say(format_args!(
         "replayed {} entries: {} series, {} samples, {} tombstones in {:.1} ms (newest t={max_t}, sum of values {sum})",
         summary.entries,
         summary.series,
         summary.samples,
         summary.tombstones,
         started.elapsed().as_secs_f64() * 1e3
-    );
+    ))?;
 
     // 3. Truncate: samples before the middle of the time range move "into a block";
     //    only even series stay alive.
     let mint = 1_700_000_000_000 + (ROUNDS / 2) * 15_000;
     let started = Instant::now();
     wal.truncate(mint, |r| r % 2 == 0)?;
-    println!(
+    say(format_args!(
         "truncated before t={mint}, keeping even series, in {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
-    );
+    ))?;
     show_segments(&dir)?;
     let mut after = (0u64, 0u64);
     wal.read(|e| {
@@ -205,14 +166,16 @@ fn demo(dir: Option<PathBuf>) -> Result<(), Box<dyn std::error::Error>> {
         }
         ControlFlow::Continue(())
     })?;
-    println!(
+    say(format_args!(
         "after truncation a replay delivers {} series and {} samples",
         after.0, after.1
-    );
+    ))?;
     wal.close()?;
-    if temporary {
-        std::fs::remove_dir_all(&dir)?;
-        println!("removed {}", dir.display());
+    if let Some(t) = temporary {
+        let path = t.path().to_path_buf();
+        t.close()
+            .map_err(|e| format!("remove {}: {e}", path.display()))?;
+        say(format_args!("removed {}", path.display()))?;
     }
     Ok(())
 }
