@@ -245,6 +245,25 @@ fn compile_c(paths: &Paths) -> Result<(PathBuf, String), String> {
     Ok((exe, shown))
 }
 
+/// Builds the `tswal` command (another package of the workspace, which `cargo bench`
+/// does not build) in this bench's profile directory.
+fn build_cli(paths: &Paths) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--quiet", "-p", "tswal-cli"])
+        .current_dir(&paths.manifest)
+        .env("CARGO_TARGET_DIR", &paths.target);
+    let shown = describe(&cmd);
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let exe = paths.target.join("release").join("tswal");
+    if !status.success() || !exe.is_file() {
+        return Err(format!("{shown} failed ({status}) or made no {}", exe.display()));
+    }
+    Ok(exe)
+}
+
 fn describe(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
@@ -340,6 +359,8 @@ struct Main {
     replay_c: Runs,
     /// Rust API, with the segment files dropped from the page cache first.
     replay_cold: Runs,
+    /// `tswal dump --format canonical` into a pipe.
+    dump: Runs,
     truncate: Runs,
     /// One per `DurableMode::ALL`.
     durable: Vec<Durable>,
@@ -385,6 +406,8 @@ struct Bench {
     warnings: Vec<String>,
     paths: Paths,
     c_exe: PathBuf,
+    /// The `tswal` command.
+    cli_exe: PathBuf,
     work: PathBuf,
     progress: Progress,
 }
@@ -445,6 +468,51 @@ impl Bench {
         let g = seg.to_string();
         let mut run = self.child(Api::Rust, &[&"replay-cold", &dir, &g])?;
         finish_replay(&mut run, bytes);
+        Ok(run)
+    }
+
+    /// `tswal dump --format canonical DIR`, its output read from a pipe and counted: the
+    /// time, the bytes, and the command's peak RSS (its VmHWM, read every MiB of output:
+    /// `wait4`'s `ru_maxrss` counts the image of this process it was forked from).
+    fn dump(&self, dir: &Path) -> Result<Run, String> {
+        use std::io::Read as _;
+        let wal_bytes = sys::segment_files(dir).1 as f64;
+        let mut cmd = Command::new(&self.cli_exe);
+        cmd.args(["dump", "--format", "canonical"])
+            .arg(dir)
+            .stdout(Stdio::piped());
+        let shown = describe(&cmd);
+        let started = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| format!("cannot run {shown}: {e}"))?;
+        let (mut out_bytes, mut peak_kib) = (0u64, 0u64);
+        if let Some(mut pipe) = child.stdout.take() {
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if out_bytes >> 20 != (out_bytes + n as u64) >> 20 {
+                            peak_kib = peak_kib.max(sys::peak_rss_kib_of(child.id()));
+                        }
+                        out_bytes += n as u64;
+                    }
+                    Err(e) => return Err(format!("reading from {shown}: {e}")),
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| format!("waiting for {shown}: {e}"))?;
+        let time = started.elapsed().as_secs_f64();
+        if !status.success() {
+            return Err(format!("{shown} failed ({status})"));
+        }
+        let mut run = Run::new();
+        run.insert("time_s".into(), time);
+        run.insert("output_bytes".into(), out_bytes as f64);
+        run.insert("samples_per_s".into(), self.cfg.samples() as f64 / time);
+        run.insert("mb_per_s".into(), wal_bytes / 1e6 / time);
+        run.insert("rss_peak_mib".into(), peak_kib as f64 / 1024.0);
         Ok(run)
     }
 
@@ -547,6 +615,8 @@ impl Bench {
             let cold_run = self.replay_cold(&rust_dir, seg)?;
             say("replay, C ABI");
             let c_run = self.replay(Api::C, &rust_dir, seg, None)?;
+            say("dump, the tswal command");
+            m.dump.push(self.dump(&rust_dir)?);
             say("replay + truncate, Rust API");
             let mut rust_run = self.replay(Api::Rust, &rust_dir, seg, Some(mint))?;
             m.truncate.push(split_truncate(&mut rust_run));
@@ -693,6 +763,8 @@ fn run(args: &Args) -> Result<(), String> {
     let revision = engine_revision(&paths.manifest);
     progress.say("compiling benches/c/bench.c against libtswal.a");
     let (c_exe, c_command) = compile_c(&paths)?;
+    progress.say("building the tswal command (cargo build --release -p tswal-cli)");
+    let cli_exe = build_cli(&paths)?;
     let machine = Machine::describe(work.path());
     let mut warnings = Vec::new();
     if modified(&paths.deps.join("libtswal.a")) > modified(&paths.exe) {
@@ -711,6 +783,7 @@ fn run(args: &Args) -> Result<(), String> {
         warnings,
         paths,
         c_exe,
+        cli_exe,
         work: work.path().to_path_buf(),
         progress,
     };

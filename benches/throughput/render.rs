@@ -114,6 +114,16 @@ pub fn text(
             mib(r.median("rss_growth_mib")),
         ]);
     }
+    let d = &m.dump;
+    t.row(vec![
+        "dump, tswal command (canonical, to a pipe)".into(),
+        secs(d.median("time_s")),
+        range(d, "time_s"),
+        si(d.median("samples_per_s")),
+        fixed(d.median("mb_per_s"), 1),
+        mib(d.median("rss_peak_mib")),
+        "-".into(),
+    ]);
     for (name, g) in [("Rust", &m.generate_rust), ("C", &m.generate_c)] {
         t.row(vec![
             format!("workload generation alone, {name}"),
@@ -374,6 +384,7 @@ pub fn json(
                 ("replay_rust", m.replay_rust.to_json()),
                 ("replay_c", m.replay_c.to_json()),
                 ("replay_rust_from_disk", m.replay_cold.to_json()),
+                ("dump_cli", m.dump.to_json()),
                 ("truncate", m.truncate.to_json()),
                 ("generate_only_rust", m.generate_rust.to_json()),
                 ("generate_only_c", m.generate_c.to_json()),

@@ -225,3 +225,13 @@ fn mount_of(path: &Path) -> (String, String, String) {
     }
     best.unwrap_or_else(|| ("unknown".into(), "unknown".into(), "?".into()))
 }
+
+/// The peak RSS (VmHWM) of process `pid` in KiB; 0 if it cannot be read (it ended).
+pub fn peak_rss_kib_of(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
