@@ -259,7 +259,10 @@ fn build_cli(paths: &Paths) -> Result<PathBuf, String> {
         .map_err(|e| format!("cannot run {shown}: {e}"))?;
     let exe = paths.target.join("release").join("tswal");
     if !status.success() || !exe.is_file() {
-        return Err(format!("{shown} failed ({status}) or made no {}", exe.display()));
+        return Err(format!(
+            "{shown} failed ({status}) or made no {}",
+            exe.display()
+        ));
     }
     Ok(exe)
 }
@@ -483,7 +486,9 @@ impl Bench {
             .stdout(Stdio::piped());
         let shown = describe(&cmd);
         let started = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| format!("cannot run {shown}: {e}"))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {shown}: {e}"))?;
         let (mut out_bytes, mut peak_kib) = (0u64, 0u64);
         if let Some(mut pipe) = child.stdout.take() {
             let mut buf = vec![0u8; 1 << 16];

@@ -153,6 +153,11 @@ pub(crate) fn json_string(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
+/// `1 entry`, `2 entries`.
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A segment's file name, from its path.
 pub(crate) fn name(path: &std::path::Path) -> String {
     path.file_name()

@@ -96,8 +96,10 @@ fn describe_repair(out: &mut String, r: &Repair) {
     }
     let _ = writeln!(
         out,
-        "  dropped {} entries ({} bytes) from the log, in {} damaged region(s)",
-        r.dropped_entries, r.dropped_bytes, r.damaged_regions
+        "  dropped {} ({} bytes) from the log, in {} damaged region(s)",
+        out::count(r.dropped_entries, "entry", "entries"),
+        r.dropped_bytes,
+        r.damaged_regions
     );
     match &r.quarantine {
         Some(q) => {
