@@ -33,6 +33,10 @@ pub(crate) fn run(args: RepairArgs) -> Result {
     if args.dry_run {
         return dry_run(&args.dir, recovery);
     }
+    // A read-write open would create a missing directory: repair only what exists.
+    if let Err(e) = std::fs::metadata(&args.dir) {
+        return Err(format!("open WAL directory {}: {e}", args.dir.display()).into());
+    }
     let options = Options {
         recovery,
         ..Options::default()
@@ -105,9 +109,8 @@ fn describe_repair(out: &mut String, r: &Repair) {
         Some(q) => {
             let _ = writeln!(
                 out,
-                "  kept in quarantine: {} ({} segment file(s), {} bytes)",
+                "  kept in quarantine: {} ({} bytes)",
                 q.display(),
-                r.quarantined_segments,
                 r.quarantined_bytes
             );
         }
