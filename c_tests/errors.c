@@ -165,6 +165,45 @@ static void test_open_arguments(const char *root)
     }
 }
 
+/* wal_options carries its size, so that a library newer than the caller's header gives
+ * the fields the caller lacks their defaults, and one older refuses a struct it does not
+ * know; options not filled by wal_options_init are refused. */
+static void test_options_size_and_version(const char *root)
+{
+    char dir[TEST_PATH_MAX];
+    path_join(dir, root, "options-size");
+    wal_options opts;
+    memset(&opts, 0xff, sizeof opts);
+    wal_options_init(&opts);
+    CHECK(opts.size == sizeof(wal_options));
+
+    /* Not filled by wal_options_init: no size. */
+    memset(&opts, 0, sizeof opts);
+    opts.segment_size = 1 << 20;
+    check_refused(dir, &opts, "wal_options_init");
+
+    /* A struct from a newer header: larger, with fields this library does not know. */
+    struct {
+        wal_options known;
+        uint64_t newer_fields[4];
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    wal_options_init_sized(&newer.known, sizeof newer);
+    CHECK(newer.known.size == sizeof newer && newer.known.segment_size == 256u << 20);
+    wal_t *w = not_null_handle();
+    CHECK_ERR(wal_open(dir, &newer.known, &w), WAL_ERR_INVALID_ARGUMENT);
+    CHECK(w == NULL);
+    CHECK_LAST_ERROR_CONTAINS("newer tswal header");
+
+    /* The version macros are the library's version. */
+    char version[64];
+    snprintf(version, sizeof version, "%d.%d.%d", TSWAL_VERSION_MAJOR, TSWAL_VERSION_MINOR,
+             TSWAL_VERSION_PATCH);
+    CHECK(strcmp(version, TSWAL_VERSION) == 0);
+    CHECKF(strcmp(wal_version(), TSWAL_VERSION) == 0, "wal_version() %s, header %s",
+           wal_version(), TSWAL_VERSION);
+}
+
 static void test_open_io_errors(const char *root)
 {
     char file[TEST_PATH_MAX], under[TEST_PATH_MAX];
@@ -722,6 +761,7 @@ int main(int argc, char **argv)
     test_status_strings();
     test_null_handle();
     test_open_arguments(argv[1]);
+    test_options_size_and_version(argv[1]);
     test_open_io_errors(argv[1]);
     test_not_a_segment_wal(argv[1]);
     test_lock(argv[1], argv[0]);

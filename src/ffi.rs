@@ -16,10 +16,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use crate::error::Error;
-use crate::options::{DEFAULT_SEGMENT_SIZE, Options, Recovery, SyncMode, SyncSpin};
+pub use crate::ffi_options::*;
+use crate::options::Options;
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
 use crate::wal::Wal;
@@ -62,86 +62,6 @@ use wal_status::*;
 #[repr(transparent)]
 #[derive(Debug, Clone, Copy)]
 pub struct wal_status_arg(pub u32);
-
-/// When `wal_log_*` returns, relative to durability.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum wal_sync_mode {
-    /// Default: a call returns once its entry is in the log's buffer; entries are durable
-    /// after `wal_sync`, a background flush, or `wal_close`.
-    WAL_SYNC_NONE = 0,
-    /// A call returns only after its entry is fdatasynced. Concurrent callers share
-    /// fdatasyncs (group commit), so many threads logging at once stay fast.
-    WAL_SYNC_ALWAYS = 1,
-}
-
-/// A `wal_sync_mode` received from C, where any value may arrive; in the header it is
-/// `wal_sync_mode`.
-#[repr(transparent)]
-#[derive(Debug, Clone, Copy)]
-pub struct wal_sync_mode_arg(pub u32);
-
-/// What `wal_read` (and `wal_open`, for invalid segment headers) does with damaged data.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum wal_recovery_mode {
-    /// Default, the reference's repair: keep every entry before the first damaged one,
-    /// cut its segment there and take every later segment out of the log (into
-    /// quarantine, see `wal_options.quarantine`). Zeros followed by data end their
-    /// segment, as in the reference.
-    WAL_RECOVERY_TRUNCATE = 0,
-    /// Keep every entry whose CRC verifies: skip damaged bytes by scanning for the next
-    /// valid entry, keep later segments, rewrite each damaged segment without its damage
-    /// (the original goes to quarantine).
-    WAL_RECOVERY_SALVAGE = 1,
-    /// Report the first damage as `WAL_ERR_CORRUPTION` with segment and offset, and
-    /// change nothing.
-    WAL_RECOVERY_FAIL = 2,
-}
-
-/// A `wal_recovery_mode` received from C; in the header it is `wal_recovery_mode`.
-#[repr(transparent)]
-#[derive(Debug, Clone, Copy)]
-pub struct wal_recovery_mode_arg(pub u32);
-
-/// Options of `wal_open`. Always start from `wal_options_init`: fields may be added at
-/// the end in later versions.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct wal_options {
-    /// Bytes per segment file; between 4096 and 2^40. Default 256 MiB.
-    pub segment_size: u64,
-    /// Period of the background flush + fdatasync in milliseconds; 0 = none. Default 0.
-    pub flush_interval_ms: u64,
-    /// When `wal_log_*` returns: `WAL_SYNC_NONE` (default) or `WAL_SYNC_ALWAYS`.
-    pub sync: wal_sync_mode_arg,
-    /// What reads do with damage: `WAL_RECOVERY_TRUNCATE` (default),
-    /// `WAL_RECOVERY_SALVAGE` or `WAL_RECOVERY_FAIL`.
-    pub recovery: wal_recovery_mode_arg,
-    /// How a caller waiting for another caller's fdatasync (group commit, in
-    /// `WAL_SYNC_ALWAYS` or `wal_sync`) waits for it to end. `WAL_SYNC_SPIN_AUTO`
-    /// (default): it yields the CPU for up to twice the recent average fdatasync time (at
-    /// least 50 µs), then sleeps; it sleeps at once while fdatasyncs take more than 1 ms
-    /// on average. 0: it sleeps at once. 1 to `WAL_MAX_SYNC_SPIN_US` (10000): it yields
-    /// for at most that many microseconds. At most twice as many waiters as CPUs yield
-    /// at once. Yielding lets the next group form as soon as the fdatasync ends (on the
-    /// benchmark's 2-CPU VM, four threads' durable throughput rose by about a third)
-    /// but keeps the waiting threads runnable, ceding the CPU to any other thread; under
-    /// a tight CPU quota, use 0.
-    pub sync_spin_us: u32,
-    /// 1: open for reading only. The directory is not created and not locked (it works
-    /// while a writer, in this or another process, holds it), and nothing in it is
-    /// created, written, repaired, moved or deleted: `wal_read` delivers what the
-    /// recovery mode would keep and counts the damage in `wal_stats`; `wal_log_*`,
-    /// `wal_truncate` and `wal_sync` return `WAL_ERR_STATE`. 0 (default): read-write.
-    pub read_only: u32,
-    /// 1 (default): what a repair takes out of the log (segments after damage, a
-    /// damaged segment's cut-off tail, the original of a rewritten segment) is moved
-    /// into the folder `quarantine/` of the WAL directory, one sub-folder per repair
-    /// with a `note.txt` saying when, where, why and what. 0: it is deleted, as the
-    /// reference does.
-    pub quarantine: u32,
-}
 
 /// One label: name and value are byte strings (not necessarily UTF-8, not
 /// NUL-terminated). A pointer may be NULL only if its length is 0.
@@ -265,12 +185,27 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("unknown panic")
 }
 
+/// The message `wal_last_error` gives for `e`. The status names the kind of error
+/// (`wal_status_str`), so the message does not repeat it: a caller printing both reads
+/// `invalid argument: dir is NULL`, not `invalid argument: invalid argument: ...`.
+fn message_of(e: &Error) -> String {
+    match e {
+        Error::InvalidArgument(m) => m.clone(),
+        Error::Corruption {
+            segment,
+            offset,
+            reason,
+        } => format!("segment {} at offset {offset}: {reason}", segment.display()),
+        e => e.to_string(),
+    }
+}
+
 /// Runs `f`, turning its error or panic into a status and a message.
 fn boundary(f: impl FnOnce() -> Result<(), Error>) -> wal_status {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => WAL_OK,
         Ok(Err(e)) => {
-            set_last_error(e.to_string());
+            set_last_error(message_of(&e));
             status_of(&e)
         }
         Err(payload) => {
@@ -289,7 +224,7 @@ fn boundary(f: impl FnOnce() -> Result<(), Error>) -> wal_status {
 /// `w` must be NULL or a handle from `wal_open` that has not been closed.
 unsafe fn with_handle(w: *const wal_t, f: impl FnOnce(&Wal) -> Result<(), Error>) -> wal_status {
     if w.is_null() {
-        set_last_error("invalid argument: the wal_t handle is NULL".into());
+        set_last_error("the wal_t handle is NULL".into());
         return WAL_ERR_INVALID_ARGUMENT;
     }
     // SAFETY: non-NULL, and by the caller's contract a live handle from `wal_open`; the
@@ -354,91 +289,7 @@ unsafe fn labels_arg<'a>(
     Ok(())
 }
 
-/// `wal_options.sync_spin_us`, the default: yield for up to twice the recent average
-/// fdatasync time (see `wal_options.sync_spin_us`).
-pub const WAL_SYNC_SPIN_AUTO: u32 = u32::MAX;
-/// The longest fixed `wal_options.sync_spin_us`, in microseconds.
-pub const WAL_MAX_SYNC_SPIN_US: u32 = 10_000;
-
 // ---- exported functions -------------------------------------------------------------
-
-/// Fills `opts` with the defaults: 256 MiB segments, no background flush,
-/// `WAL_SYNC_NONE`, `WAL_RECOVERY_TRUNCATE`, `WAL_SYNC_SPIN_AUTO`, read-write, with
-/// quarantine. Does nothing if `opts` is NULL.
-///
-/// # Safety
-/// `opts` must be NULL or point to writable memory for a `wal_options`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn wal_options_init(opts: *mut wal_options) {
-    if opts.is_null() {
-        return;
-    }
-    // SAFETY: non-NULL and writable by the caller's contract; `wal_options` is plain data.
-    unsafe {
-        opts.write(wal_options {
-            segment_size: DEFAULT_SEGMENT_SIZE,
-            flush_interval_ms: 0,
-            sync: wal_sync_mode_arg(wal_sync_mode::WAL_SYNC_NONE as u32),
-            recovery: wal_recovery_mode_arg(wal_recovery_mode::WAL_RECOVERY_TRUNCATE as u32),
-            sync_spin_us: WAL_SYNC_SPIN_AUTO,
-            read_only: 0,
-            quarantine: 1,
-        })
-    };
-}
-
-fn options_from(o: &wal_options) -> Result<Options, Error> {
-    let sync = match o.sync.0 {
-        0 => SyncMode::None,
-        1 => SyncMode::Always,
-        other => {
-            return Err(Error::invalid(format!(
-                "sync is {other}; expected WAL_SYNC_NONE (0) or WAL_SYNC_ALWAYS (1)"
-            )));
-        }
-    };
-    let recovery = match o.recovery.0 {
-        0 => Recovery::Truncate,
-        1 => Recovery::Salvage,
-        2 => Recovery::Fail,
-        other => {
-            return Err(Error::invalid(format!(
-                "recovery is {other}; expected WAL_RECOVERY_TRUNCATE (0), WAL_RECOVERY_SALVAGE \
-                 (1) or WAL_RECOVERY_FAIL (2)"
-            )));
-        }
-    };
-    let most = u128::from(WAL_MAX_SYNC_SPIN_US);
-    let sync_spin = match o.sync_spin_us {
-        WAL_SYNC_SPIN_AUTO => SyncSpin::Auto,
-        0 => SyncSpin::Off,
-        us if u128::from(us) <= most => SyncSpin::UpTo(Duration::from_micros(us.into())),
-        other => {
-            return Err(Error::invalid(format!(
-                "sync_spin_us is {other}; expected WAL_SYNC_SPIN_AUTO, 0 (off) or at most \
-                 {most} (microseconds)"
-            )));
-        }
-    };
-    let flag = |name: &str, v: u32| match v {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(Error::invalid(format!(
-            "{name} is {other}; expected 0 or 1"
-        ))),
-    };
-    Ok(Options {
-        read_only: flag("read_only", o.read_only)?,
-        quarantine: flag("quarantine", o.quarantine)?,
-        segment_size: o.segment_size,
-        flush_interval: (o.flush_interval_ms > 0)
-            .then(|| Duration::from_millis(o.flush_interval_ms)),
-        sync,
-        recovery,
-        sync_spin,
-        faults: None,
-    })
-}
 
 /// Opens the WAL in directory `dir` (created if missing) and stores the handle in
 /// `*out`. `opts` may be NULL for the defaults. A directory that is not a SegmentWAL (a
@@ -476,8 +327,8 @@ pub unsafe extern "C" fn wal_open(
         let options = if opts.is_null() {
             Options::default()
         } else {
-            // SAFETY: non-NULL and a valid `wal_options` by the caller's contract.
-            options_from(unsafe { &*opts })?
+            // SAFETY: non-NULL and filled by `wal_options_init` by the caller's contract.
+            unsafe { read_options(opts) }?
         };
         let wal = Wal::open(Path::new(OsStr::from_bytes(dir.to_bytes())), options)?;
         let handle = Box::new(wal_t {
@@ -845,6 +696,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_message_does_not_repeat_its_status() {
+        assert_eq!(
+            boundary(|| Err(Error::invalid("dir is NULL"))),
+            WAL_ERR_INVALID_ARGUMENT
+        );
+        // SAFETY: wal_last_error returns a valid NUL-terminated string.
+        assert_eq!(unsafe { CStr::from_ptr(wal_last_error()) }, c"dir is NULL");
+    }
+
+    #[test]
     fn a_panic_becomes_a_status_and_a_message() {
         let status = boundary(|| panic!("boom"));
         assert_eq!(status, WAL_ERR_PANIC);
@@ -965,53 +826,6 @@ mod tests {
                 maxt: 3
             }
         );
-    }
-
-    #[test]
-    fn options_init_fills_the_defaults_and_accepts_null() {
-        let mut o = std::mem::MaybeUninit::<wal_options>::uninit();
-        // SAFETY: a writable wal_options; NULL is documented to be ignored.
-        let o = unsafe {
-            wal_options_init(ptr::null_mut());
-            wal_options_init(o.as_mut_ptr());
-            o.assume_init()
-        };
-        assert_eq!(o.segment_size, DEFAULT_SEGMENT_SIZE);
-        assert_eq!(
-            (o.flush_interval_ms, o.sync.0, o.recovery.0, o.sync_spin_us),
-            (0, 0, 0, WAL_SYNC_SPIN_AUTO)
-        );
-        let opts = options_from(&o).unwrap();
-        assert_eq!(
-            (opts.sync, opts.recovery, opts.sync_spin),
-            (SyncMode::None, Recovery::Truncate, SyncSpin::Auto)
-        );
-    }
-
-    #[test]
-    fn the_c_spin_limits_match_the_rust_ones() {
-        assert_eq!(
-            u128::from(WAL_MAX_SYNC_SPIN_US),
-            crate::options::MAX_SYNC_SPIN.as_micros()
-        );
-        let with = |us| {
-            let mut o = std::mem::MaybeUninit::<wal_options>::uninit();
-            // SAFETY: a writable wal_options.
-            let mut o = unsafe {
-                wal_options_init(o.as_mut_ptr());
-                o.assume_init()
-            };
-            o.sync_spin_us = us;
-            options_from(&o).map(|o| o.sync_spin)
-        };
-        assert_eq!(with(WAL_SYNC_SPIN_AUTO).unwrap(), SyncSpin::Auto);
-        assert_eq!(with(0).unwrap(), SyncSpin::Off);
-        assert_eq!(
-            with(WAL_MAX_SYNC_SPIN_US).unwrap(),
-            SyncSpin::UpTo(crate::options::MAX_SYNC_SPIN)
-        );
-        assert!(with(WAL_MAX_SYNC_SPIN_US + 1).is_err());
-        assert!(with(WAL_SYNC_SPIN_AUTO - 1).is_err());
     }
 
     #[test]

@@ -38,7 +38,10 @@ pub mod dump;
 mod entry;
 mod error;
 mod faults;
+#[cfg(feature = "capi")]
 pub mod ffi;
+#[cfg(feature = "capi")]
+mod ffi_options;
 mod foreign;
 mod fsutil;
 #[doc(hidden)]

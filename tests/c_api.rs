@@ -277,3 +277,35 @@ fn read_only() {
         );
     }
 }
+
+/// The functions `libtswal.so` exports are exactly those of `abi/tswal.symbols`: a change
+/// of the C ABI (a function added, removed or renamed, or a Rust symbol leaking out) is
+/// made on purpose, by updating that list.
+#[test]
+fn exported_symbols_are_the_committed_list() {
+    let lib = common::cbuild::lib_dir().join("libtswal.so");
+    let out = std::process::Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .output()
+        .expect("run nm (binutils)");
+    assert!(out.status.success(), "nm {} failed", lib.display());
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let mut exported: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+            (kind != "U").then_some(name)
+        })
+        .collect();
+    exported.sort_unstable();
+    let committed = fs::read_to_string(manifest_dir().join("abi/tswal.symbols"))
+        .expect("read abi/tswal.symbols");
+    let want: Vec<&str> = committed.lines().collect();
+    assert_eq!(
+        exported, want,
+        "libtswal.so exports other symbols than abi/tswal.symbols lists: if the change of \
+         the C ABI is intended, update the list"
+    );
+}

@@ -171,9 +171,8 @@ impl Config {
     }
 }
 
-/// Where things are: Cargo runs this as `<target>/<profile>/deps/throughput-<hash>`,
-/// and builds `libtswal.a` for it into that same `deps` directory (only `cargo build`
-/// copies it up to `<target>/<profile>`, so that copy may be stale).
+/// Where things are: Cargo runs this as `<target>/<profile>/deps/throughput-<hash>`;
+/// the C library and the command are built into `<target>/release` (see `cargo_build`).
 struct Paths {
     exe: PathBuf,
     deps: PathBuf,
@@ -190,13 +189,6 @@ impl Paths {
             .and_then(Path::parent)
             .ok_or("the bench binary is not in <target>/<profile>/deps")?
             .to_path_buf();
-        let lib = deps.join("libtswal.a");
-        if !lib.is_file() {
-            return Err(format!(
-                "{} not found (is crate-type staticlib still set?)",
-                lib.display()
-            ));
-        }
         Ok(Paths {
             exe,
             deps,
@@ -208,7 +200,7 @@ impl Paths {
 
 /// Compiles the C program against `libtswal.a`, warning-free with -Wall -Wextra -Werror.
 /// Returns the program and the command line.
-fn compile_c(paths: &Paths) -> Result<(PathBuf, String), String> {
+fn compile_c(paths: &Paths, lib: &Path) -> Result<(PathBuf, String), String> {
     let out_dir = paths.deps.parent().unwrap_or(&paths.deps).join("bench-c");
     fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let exe = out_dir.join("bench");
@@ -228,7 +220,7 @@ fn compile_c(paths: &Paths) -> Result<(PathBuf, String), String> {
         .arg(paths.manifest.join("benches/c/bench.c"))
         .arg("-o")
         .arg(&exe)
-        .arg(paths.deps.join("libtswal.a"))
+        .arg(lib)
         .args(["-lpthread", "-ldl", "-lm"]);
     let shown = describe(&cmd);
     let out = cmd
@@ -245,26 +237,29 @@ fn compile_c(paths: &Paths) -> Result<(PathBuf, String), String> {
     Ok((exe, shown))
 }
 
-/// Builds the `tswal` command (another package of the workspace, which `cargo bench`
-/// does not build) in this bench's profile directory.
-fn build_cli(paths: &Paths) -> Result<PathBuf, String> {
+/// Runs Cargo with `args` (release profile, this bench's target directory) and returns
+/// the file it must have made, `release/<made>` of the target directory. `cargo bench`
+/// builds neither the C library (the `capi` feature as a staticlib) nor the `tswal`
+/// command (another package of the workspace), so the bench builds them.
+fn cargo_build(paths: &Paths, args: &[&str], made: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--quiet", "-p", "tswal-cli"])
+    cmd.args(args)
+        .args(["--release", "--quiet"])
         .current_dir(&paths.manifest)
         .env("CARGO_TARGET_DIR", &paths.target);
     let shown = describe(&cmd);
     let status = cmd
         .status()
         .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    let exe = paths.target.join("release").join("tswal");
-    if !status.success() || !exe.is_file() {
+    let file = paths.target.join("release").join(made);
+    if !status.success() || !file.is_file() {
         return Err(format!(
             "{shown} failed ({status}) or made no {}",
-            exe.display()
+            file.display()
         ));
     }
-    Ok(exe)
+    Ok(file)
 }
 
 fn describe(cmd: &Command) -> String {
@@ -766,17 +761,21 @@ fn run(args: &Args) -> Result<(), String> {
 
     // Now, not at the end: the engine may be committed to while this runs.
     let revision = engine_revision(&paths.manifest);
+    progress.say("building the C library and the tswal command");
+    let capi = ["rustc", "-p", "tswal", "--lib", "--features", "capi"];
+    let staticlib = [&capi[..], &["--crate-type", "staticlib"]].concat();
+    let lib = cargo_build(&paths, &staticlib, "libtswal.a")?;
+    let cli_exe = cargo_build(&paths, &["build", "-p", "tswal-cli"], "tswal")?;
     progress.say("compiling benches/c/bench.c against libtswal.a");
-    let (c_exe, c_command) = compile_c(&paths)?;
-    progress.say("building the tswal command (cargo build --release -p tswal-cli)");
-    let cli_exe = build_cli(&paths)?;
+    let (c_exe, c_command) = compile_c(&paths, &lib)?;
     let machine = Machine::describe(work.path());
     let mut warnings = Vec::new();
-    if modified(&paths.deps.join("libtswal.a")) > modified(&paths.exe) {
-        // Cargo builds the library before the bench; a newer one came from another build.
+    if modified(&lib) < modified(&paths.exe) {
+        // The C library was just built from the same sources as this bench, unless a
+        // concurrent build with other sources got in between.
         warnings.push(
-            "libtswal.a is newer than this bench binary (rebuilt by a concurrent cargo \
-             build?): the C ABI numbers may come from a different engine version"
+            "libtswal.a is older than this bench binary (another build in between?): the C \
+             ABI numbers may come from a different engine version"
                 .to_string(),
         );
     }

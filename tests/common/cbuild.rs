@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Link {
@@ -15,26 +16,55 @@ pub fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where Cargo put the libraries this test was built against.
+/// Where the C library is: `libtswal.a` and `libtswal.so`, built for the tests run.
 ///
-/// This test runs as `target/<profile>/deps/c_api-<hash>`. Building the library for the
-/// tests puts its staticlib and cdylib (`libtswal.a`, `libtswal.so`) in that same `deps`
-/// directory; only `cargo build` copies them up to `target/<profile>`, so the copies
-/// there may be stale or missing (a clean `cargo test`). Hence `deps`.
+/// The crate alone builds as a Rust library (a dependent builds nothing else), so the C
+/// library (the `capi` feature, as a staticlib and a cdylib) is built here, once per test
+/// binary, by Cargo (`cargo rustc`), in the profile these tests were built in:
+/// `target/<profile>/libtswal.{a,so}`. This also regenerates `include/tswal.h`.
 pub fn lib_dir() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build_c_library).clone()
+}
+
+fn build_c_library() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
-    let dir = exe
+    // target/<profile>/deps/<test>: the profile's directory is two up.
+    let profile_dir = exe
         .parent()
+        .and_then(Path::parent)
         .expect("the test binary lives in target/<profile>/deps")
         .to_path_buf();
+    let target = profile_dir.parent().expect("target/<profile> has a parent");
+    let release = profile_dir.ends_with("release");
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args([
+        "rustc",
+        "--quiet",
+        "-p",
+        "tswal",
+        "--lib",
+        "--features",
+        "capi",
+    ])
+    .args(["--crate-type", "staticlib,cdylib"])
+    .args(release.then_some("--release"))
+    .arg("--target-dir")
+    .arg(target)
+    .current_dir(manifest_dir());
+    let shown = describe(&cmd);
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+    assert!(status.success(), "{shown} failed ({status})");
     for lib in ["libtswal.a", "libtswal.so"] {
         assert!(
-            dir.join(lib).is_file(),
-            "{lib} not found in {} (is crate-type staticlib/cdylib still set?)",
-            dir.display()
+            profile_dir.join(lib).is_file(),
+            "{shown} made no {lib} in {}",
+            profile_dir.display()
         );
     }
-    dir
+    profile_dir
 }
 
 /// The tests run on the machine they were built for; Cargo does not tell tests the
@@ -46,10 +76,7 @@ pub fn target_triple() -> String {
 /// Compiles and links `c_tests/<program>.c` into `target/<profile>/c_tests/`.
 pub fn compile(program: &str, link: Link) -> PathBuf {
     let lib = lib_dir();
-    let out_dir = lib
-        .parent()
-        .expect("deps has a parent: target/<profile>")
-        .join("c_tests");
+    let out_dir = lib.join("c_tests");
     fs::create_dir_all(&out_dir).expect("create the output directory of the C tests");
     let suffix = match link {
         Link::Static => "static",
