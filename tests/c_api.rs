@@ -18,15 +18,11 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::cbuild::{Link, command_for, compile, describe, manifest_dir};
-use std::process::Stdio;
-use std::thread;
-use std::time::{Duration, Instant};
+use common::cbuild::{Link, compile, manifest_dir, run, run_in_temp_dir};
 
 /// Corrupt cases that must be among those found: the fixtures program runs on every case
 /// in the directory, and this keeps a renamed or emptied directory from passing silently.
@@ -39,85 +35,6 @@ const REQUIRED_CORRUPT_CASES: [&str; 7] = [
     "corrupt-symbols_type",
     "corrupt-stray_files",
 ];
-
-/// How long one run of a program may take: `TSWAL_C_TEST_TIMEOUT` seconds, by default
-/// 300 (a run takes at most about 15 s under valgrind). A hang then fails the test
-/// instead of blocking the suite.
-fn timeout() -> Duration {
-    let secs = std::env::var("TSWAL_C_TEST_TIMEOUT")
-        .ok()
-        .map(|s| {
-            s.trim()
-                .parse::<u64>()
-                .expect("TSWAL_C_TEST_TIMEOUT is a number of seconds")
-        })
-        .unwrap_or(300);
-    Duration::from_secs(secs)
-}
-
-/// Reads a child's pipe to the end on another thread (so a full pipe never blocks it).
-fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut p) = pipe {
-            let _ = p.read_to_end(&mut bytes);
-        }
-        bytes
-    })
-}
-
-/// Runs `exe` with `args`; returns a report of the failure, if any.
-fn run(exe: &Path, args: &[OsString]) -> Result<(), String> {
-    let mut cmd = command_for(exe);
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let shown = describe(&cmd);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let limit = timeout();
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if started.elapsed() < limit => thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Err(e) => return Err(format!("waiting for {shown}: {e}")),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-    // Captured by the test harness; shown with --nocapture or on failure.
-    println!("$ {shown}\n{stdout}{stderr}");
-    let outcome = match status {
-        Some(status) if status.success() => return Ok(()),
-        Some(status) => status.to_string(),
-        None => format!("killed after {limit:?} without finishing (a hang?)"),
-    };
-    Err(format!(
-        "{shown} failed: {outcome}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    ))
-}
-
-/// Compiles `program` and runs it once with a fresh temporary directory as argv[1].
-fn run_in_temp_dir(program: &str, link: Link) {
-    let exe = compile(program, link);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("tswal-c-{program}-"))
-        .tempdir()
-        .expect("create a temporary directory");
-    if let Err(report) = run(&exe, &[tmp.path().into()]) {
-        let kept = tmp.keep();
-        panic!(
-            "{report}\n(the program's directory is kept: {})",
-            kept.display()
-        );
-    }
-}
 
 /// Copies the fixture's `wal/` into `dest`, with writable files (reading a corrupt case
 /// repairs the directory; the fixtures themselves are never touched).
