@@ -7,7 +7,6 @@ mod common;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::fs;
-use std::ops::ControlFlow;
 use std::os::unix::fs::{FileExt, symlink};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -83,20 +82,10 @@ fn check_each<T: Debug>(items: impl IntoIterator<Item = T>, check: impl Fn(&T)) 
     );
 }
 
-/// Reads the whole WAL: its dump text and the read's summary.
-fn read_all(wal: &Wal) -> tswal::Result<(String, ReadSummary)> {
-    let mut out = String::new();
-    let summary = wal.read(|e| {
-        tswal::dump::write_entry(&mut out, e);
-        ControlFlow::Continue(())
-    })?;
-    Ok((out, summary))
-}
-
 /// Opens `dir` without faults, reads it fully and closes it.
 fn open_read_close(what: &str, dir: &Path, recovery: Recovery) -> (String, ReadSummary) {
     let wal = Wal::open(dir, opts(recovery)).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
-    let read = read_all(&wal).unwrap_or_else(|e| panic!("{what}: read after reopen: {e}"));
+    let read = read_dump(&wal).unwrap_or_else(|e| panic!("{what}: read after reopen: {e}"));
     wal.close()
         .unwrap_or_else(|e| panic!("{what}: close after reopen: {e}"));
     read
@@ -262,7 +251,7 @@ fn repair_keeps_what_it_takes_out(case: &str, recovery: Recovery) {
     let (_tmp, dir) = temp_copy_of_case(case);
     let originals = snapshot(&dir);
     let wal = Wal::open(&dir, opts(recovery)).unwrap();
-    let (got, summary) = read_all(&wal).unwrap();
+    let (got, summary) = read_dump(&wal).unwrap();
     let stats = wal.stats().unwrap();
     if recovery == Recovery::Truncate {
         assert!(got == expected_dump(case), "{what}: not the expected dump");
@@ -337,7 +326,7 @@ fn repair_keeps_what_it_takes_out(case: &str, recovery: Recovery) {
     }
 
     // Repaired once: neither a second read nor a reopen repairs again.
-    let (again, second) = read_all(&wal).unwrap();
+    let (again, second) = read_dump(&wal).unwrap();
     assert!(again == got, "{what}: the second read differs");
     assert_eq!(second.repair, None, "{what}: the second read repaired");
     wal.close().unwrap();
@@ -450,7 +439,7 @@ fn without_quarantine_repairs_delete_as_the_reference_does() {
             ..opts(*recovery)
         };
         let wal = Wal::open(&dir, options).unwrap();
-        let (got, summary) = read_all(&wal).unwrap();
+        let (got, summary) = read_dump(&wal).unwrap();
         let stats = wal.stats().unwrap();
         wal.close().unwrap();
         let (want_dump, want_files) = uninterrupted(case, *recovery);
@@ -522,7 +511,7 @@ fn interrupt(it: Interrupted, op: FaultOp, skip: u64, want: &(String, Vec<String
         if !it.at_open {
             faults.fail_after(op, skip, libc::EIO);
         }
-        let read = read_all(&wal).map(|_| ());
+        let read = read_dump(&wal).map(|_| ());
         drop(wal);
         read
     });
@@ -737,7 +726,7 @@ fn write_after_linked_newest_segment(how: LinkTo) {
         ..Options::default()
     };
     let wal = Wal::open(&dir, options()).unwrap();
-    let (got, summary) = read_all(&wal).unwrap();
+    let (got, summary) = read_dump(&wal).unwrap();
     assert!(got == expected_dump("multiseg"), "{what}: first read");
     assert_eq!(summary.repair, None, "{what}");
     let batches: Vec<Op> = (0..50)
@@ -776,7 +765,7 @@ fn write_after_linked_newest_segment(how: LinkTo) {
     );
 
     let wal = Wal::open(&dir, options()).unwrap();
-    let (got, summary) = read_all(&wal).unwrap();
+    let (got, summary) = read_dump(&wal).unwrap();
     wal.close().unwrap();
     assert_eq!(summary.repair, None, "{what}: reopen");
     assert!(

@@ -241,16 +241,6 @@ fn describe_change(was: &Node, is: &Node) -> String {
 // ---------------------------------------------------------------------------------------
 // Reading: read-only, and repairing reads of copies to compare with.
 
-/// Reads the whole log into dump text.
-fn read_dump(wal: &Wal) -> tswal::Result<(String, ReadSummary)> {
-    let mut out = String::new();
-    let summary = wal.read(|e| {
-        tswal::dump::write_entry(&mut out, e);
-        ControlFlow::Continue(())
-    })?;
-    Ok((out, summary))
-}
-
 /// What a read gave.
 #[derive(Debug, Clone, PartialEq)]
 enum Got {

@@ -169,19 +169,24 @@ pub(crate) fn name(path: &std::path::Path) -> String {
 /// Reports each damaged region on stderr.
 pub(crate) fn report_damage(damage: &[tswal::Damaged]) {
     for d in damage {
-        eprintln!(
-            "damage: segment {} at offset {} ({} bytes{}): {}",
-            name(&d.segment),
-            d.offset,
-            d.len,
-            if d.hole {
-                ", read as the segment's end"
-            } else {
-                ""
-            },
-            d.reason
-        );
+        eprintln!("{}", damage_line(d));
     }
+}
+
+/// How the commands name a damaged region.
+pub(crate) fn damage_line(d: &tswal::Damaged) -> String {
+    let hole = if d.hole {
+        ", read as the segment's end and left as it is"
+    } else {
+        ""
+    };
+    format!(
+        "damage: segment {} at offset {} ({} bytes{hole}): {}",
+        name(&d.segment),
+        d.offset,
+        d.len,
+        d.reason
+    )
 }
 
 #[cfg(test)]

@@ -59,16 +59,8 @@ pub(crate) fn run(args: RepairArgs) -> Result {
     for r in &repairs {
         describe_repair(&mut report, r);
     }
-    let holes = summary.damage.iter().filter(|d| d.hole);
-    for d in holes {
-        let _ = writeln!(
-            report,
-            "left as it is: segment {} at offset {} ({} bytes): {}",
-            out::name(&d.segment),
-            d.offset,
-            d.len,
-            d.reason
-        );
+    for d in summary.damage.iter().filter(|d| d.hole) {
+        let _ = writeln!(report, "{}", out::damage_line(d));
     }
     if repairs.is_empty() {
         let _ = writeln!(report, "{}: no damage to repair", args.dir.display());
@@ -130,19 +122,7 @@ fn dry_run(dir: &Path, recovery: Recovery) -> Result {
     let mut report = String::new();
     let damage: Vec<&Damaged> = summary.damage.iter().filter(|d| !d.hole).collect();
     for d in &summary.damage {
-        let _ = writeln!(
-            report,
-            "damage: segment {} at offset {} ({} bytes){}: {}",
-            out::name(&d.segment),
-            d.offset,
-            d.len,
-            if d.hole {
-                ", left as it is (read as the segment's end)"
-            } else {
-                ""
-            },
-            d.reason
-        );
+        let _ = writeln!(report, "{}", out::damage_line(d));
     }
     if damage.is_empty() {
         let _ = writeln!(report, "{}: no damage to repair", dir.display());

@@ -294,7 +294,7 @@ fn damage_line(d: &Damaged) -> String {
         d.offset,
         d.len,
         if d.hole {
-            ", read as the segment's end"
+            ", read as the segment's end and left as it is"
         } else {
             ""
         },

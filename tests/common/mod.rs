@@ -90,12 +90,17 @@ pub fn segment_names(dir: &Path) -> Vec<String> {
 
 /// Reads the whole WAL into dump text.
 pub fn dump(wal: &Wal) -> tswal::Result<String> {
+    read_dump(wal).map(|(text, _)| text)
+}
+
+/// Reads the whole WAL into dump text, with the read's summary.
+pub fn read_dump(wal: &Wal) -> tswal::Result<(String, tswal::ReadSummary)> {
     let mut out = String::new();
-    wal.read(|e| {
+    let summary = wal.read(|e| {
         tswal::dump::write_entry(&mut out, e);
         ControlFlow::Continue(())
     })?;
-    Ok(out)
+    Ok((out, summary))
 }
 
 /// An owned label set: (name, value) byte strings in logged order.
