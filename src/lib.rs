@@ -47,6 +47,7 @@ mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 mod io;
+mod notify;
 mod options;
 mod powerloss;
 pub mod quarantine;
@@ -57,6 +58,7 @@ mod reentry;
 mod repair;
 mod segment;
 mod stats;
+mod tail;
 mod truncate;
 mod view;
 mod wal;
@@ -72,6 +74,7 @@ pub use options::{
 pub use read::{Damaged, Entry, Position, ReadSummary, Repair};
 pub use record::{Label, Sample, Series, Tombstone};
 pub use stats::Stats;
+pub use tail::{Gaps, Tail};
 pub use wal::Wal;
 
 /// The library version, as in `Cargo.toml`.

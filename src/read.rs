@@ -270,7 +270,7 @@ const MAX_LABELS_RESERVED: usize = 8192;
 
 /// Decodes entries and hands them to the visitor, reusing its arrays between entries.
 #[derive(Default)]
-struct Decoder {
+pub(crate) struct Decoder {
     samples: Vec<Sample>,
     tombstones: Vec<Tombstone>,
     spans: Vec<SeriesSpan>,
@@ -279,7 +279,7 @@ struct Decoder {
 impl Decoder {
     /// Decodes one entry of `seg` (found at `offset`), records its timestamps on the
     /// segment and delivers it. A body that does not decode is corruption, not repaired.
-    fn deliver(
+    pub(crate) fn deliver(
         &mut self,
         seg: &mut SegmentMeta,
         offset: u64,

@@ -88,6 +88,12 @@ impl<'p> SegmentReader<'p> {
         })
     }
 
+    /// Moves the read position to `offset` (an entry boundary; at least past the header),
+    /// with nothing buffered.
+    pub(crate) fn start_at(&mut self, offset: u64) {
+        self.forget(offset.max(segment::HEADER_LEN));
+    }
+
     /// Offset of the next unread byte.
     fn pos(&self) -> u64 {
         self.buf_off + self.lo as u64

@@ -1,0 +1,276 @@
+//! Tails: following a WAL as it is written, resuming from saved positions, gaps left by
+//! truncation, invalid positions, and damage.
+
+mod common;
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tswal::{Entry, Error, Options, Position, Recovery, Sample, Tail, Wal};
+
+/// One samples entry per step, its first sample's value the step number.
+fn step(i: u64) -> Vec<Sample> {
+    (0..5)
+        .map(|k| Sample {
+            series_ref: k,
+            t: i as i64,
+            v: if k == 0 { i as f64 } else { k as f64 },
+        })
+        .collect()
+}
+
+fn small() -> Options {
+    Options {
+        segment_size: 4096,
+        ..Options::default()
+    }
+}
+
+/// Delivers what the tail has within `timeout`: the steps (first values) and positions.
+fn take(tail: &mut Tail, timeout: Duration) -> tswal::Result<Vec<(u64, Position)>> {
+    let mut got = Vec::new();
+    tail.next(timeout, |at, e| {
+        if let Entry::Samples(s) = e {
+            got.push((s[0].v as u64, at));
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(got)
+}
+
+/// Takes from the tail until `n` steps arrived or `limit` passed.
+fn take_until(tail: &mut Tail, n: usize, limit: Duration) -> Vec<u64> {
+    let start = Instant::now();
+    let mut steps = Vec::new();
+    while steps.len() < n && start.elapsed() < limit {
+        steps.extend(
+            take(tail, Duration::from_millis(50))
+                .unwrap()
+                .into_iter()
+                .map(|s| s.0),
+        );
+    }
+    steps
+}
+
+fn log_steps(wal: &Wal, range: std::ops::Range<u64>) {
+    for i in range {
+        wal.log_samples(&step(i)).unwrap();
+    }
+    wal.sync().unwrap();
+}
+
+#[test]
+fn a_tail_follows_a_writer_across_segment_cuts_exactly_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    let mut tail = Tail::open(tmp.path(), None, Recovery::Truncate).unwrap();
+    assert!(
+        take(&mut tail, Duration::from_millis(20))
+            .unwrap()
+            .is_empty()
+    );
+    let mut want = Vec::new();
+    for round in 0..10u64 {
+        log_steps(&wal, round * 30..round * 30 + 30);
+        want.extend(round * 30..round * 30 + 30);
+    }
+    assert!(
+        segment_names(tmp.path()).len() > 5,
+        "the writer cut segments"
+    );
+    let got = take_until(&mut tail, want.len(), Duration::from_secs(20));
+    assert_eq!(got, want);
+    assert!(
+        take(&mut tail, Duration::from_millis(20))
+            .unwrap()
+            .is_empty()
+    );
+    wal.close().unwrap();
+}
+
+#[test]
+fn resuming_from_every_saved_position_continues_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    log_steps(&wal, 0..120);
+    let mut tail = Tail::open(tmp.path(), None, Recovery::Truncate).unwrap();
+    let all = take(&mut tail, Duration::from_millis(100)).unwrap();
+    let all: Vec<(u64, Position)> = {
+        let mut v = all;
+        while v.len() < 120 {
+            v.extend(take(&mut tail, Duration::from_millis(50)).unwrap());
+        }
+        v
+    };
+    // From where each entry starts, a new tail delivers exactly the rest.
+    for (i, &(_, at)) in all.iter().enumerate().step_by(7) {
+        let mut t = Tail::open(tmp.path(), Some(at), Recovery::Truncate).unwrap();
+        let rest = take_until(&mut t, 120 - i, Duration::from_secs(5));
+        assert_eq!(rest, (i as u64..120).collect::<Vec<_>>(), "from {at:?}");
+    }
+    // The position after the last entry resumes with what is logged later.
+    let end = tail.position();
+    log_steps(&wal, 120..125);
+    let mut t = Tail::open(tmp.path(), Some(end), Recovery::Truncate).unwrap();
+    assert_eq!(
+        take_until(&mut t, 5, Duration::from_secs(5)),
+        (120..125).collect::<Vec<_>>()
+    );
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_position_inside_an_entry_or_beyond_the_log_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    log_steps(&wal, 0..3);
+    wal.close().unwrap();
+    for (at, says) in [
+        (
+            Position {
+                segment: 1,
+                offset: 9,
+            },
+            "does not start an entry",
+        ),
+        (
+            Position {
+                segment: 1,
+                offset: 2,
+            },
+            "inside the segment header",
+        ),
+        (
+            Position {
+                segment: 7,
+                offset: 8,
+            },
+            "beyond the log",
+        ),
+    ] {
+        let opened = Tail::open(tmp.path(), Some(at), Recovery::Truncate);
+        let e = match opened {
+            // The boundary is checked when the tail first reads.
+            Ok(mut t) => take(&mut t, Duration::ZERO).unwrap_err(),
+            Err(e) => e,
+        };
+        assert!(matches!(e, Error::InvalidArgument(_)), "{at:?}: {e:?}");
+        assert!(e.to_string().contains(says), "{at:?}: {e}");
+    }
+}
+
+#[test]
+fn a_truncation_that_removes_unread_segments_is_reported_as_a_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    log_steps(&wal, 0..300);
+    let mut tail = Tail::open(tmp.path(), None, Recovery::Truncate).unwrap();
+    // The tail reads a few entries of the first segment only.
+    let mut first = Vec::new();
+    tail.next(Duration::ZERO, |_, e| {
+        if let Entry::Samples(s) = e {
+            first.push(s[0].v as u64);
+        }
+        if first.len() == 3 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap_err();
+    let segments = segment_names(tmp.path()).len();
+    wal.truncate(250, |_| true).unwrap();
+    assert!(segment_names(tmp.path()).len() < segments);
+    log_steps(&wal, 300..310);
+    let rest = take_until(&mut tail, 1000, Duration::from_millis(500));
+    let gaps = tail.gaps();
+    assert!(gaps.count >= 1 && gaps.segments >= 1, "{gaps:?}");
+    // What follows is in order and ends with everything logged after the truncation.
+    assert!(rest.windows(2).all(|w| w[0] < w[1]), "{rest:?}");
+    assert!(rest.ends_with(&(300..310).collect::<Vec<_>>()), "{rest:?}");
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_tail_waits_for_a_directory_with_no_segments_yet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut tail = Tail::open(tmp.path(), None, Recovery::Truncate).unwrap();
+    assert!(
+        take(&mut tail, Duration::from_millis(30))
+            .unwrap()
+            .is_empty()
+    );
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    log_steps(&wal, 0..4);
+    assert_eq!(
+        take_until(&mut tail, 4, Duration::from_secs(5)),
+        [0, 1, 2, 3]
+    );
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_tail_of_a_damaged_fixture_delivers_what_a_read_only_read_does() {
+    for case in cases() {
+        let (_tmp, dir) = temp_copy_of_case(&case);
+        let wal = Wal::open(
+            &dir,
+            Options {
+                read_only: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        let (want, summary) = read_dump(&wal).unwrap();
+        wal.close().unwrap();
+        let mut tail = Tail::open(&dir, None, Recovery::Truncate).unwrap();
+        let mut got = String::new();
+        let mut failed = None;
+        for _ in 0..3 {
+            let r = tail.next(Duration::from_millis(10), |_, e| {
+                tswal::dump::write_entry(&mut got, e);
+                ControlFlow::Continue(())
+            });
+            if let Err(e) = r {
+                failed = Some(e);
+                break;
+            }
+        }
+        assert_eq!(got, want, "{case}");
+        let damaged = summary.damage.iter().any(|d| !d.hole);
+        assert_eq!(
+            failed.is_some(),
+            damaged,
+            "{case}: {failed:?} vs {:?}",
+            summary.damage
+        );
+        if let Some(e) = failed {
+            assert!(matches!(e, Error::Corruption { .. }), "{case}: {e}");
+        }
+    }
+}
+
+/// Waiting is pushed: a tail blocked in `next` on an idle WAL wakes soon after a write.
+#[test]
+fn a_waiting_tail_wakes_when_the_writer_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    log_steps(&wal, 0..1);
+    let dir: &Path = tmp.path();
+    let mut tail = Tail::open(dir, None, Recovery::Truncate).unwrap();
+    assert_eq!(take_until(&mut tail, 1, Duration::from_secs(5)), [0]);
+    assert!(tail.pushed(), "inotify is available on Linux");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            log_steps(&wal, 1..2);
+        });
+        // A generous wait: the write must end it, well before the limit.
+        let got = take(&mut tail, Duration::from_secs(30)).unwrap();
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [1]);
+    });
+    wal.close().unwrap();
+}
