@@ -163,6 +163,11 @@ typedef uint32_t wal_recovery_mode;
 typedef struct wal_t wal_t;
 
 /**
+ * A live tail (opaque): follows a WAL directory as it is written.
+ */
+typedef struct wal_tail_t wal_tail_t;
+
+/**
  * Options of `wal_open`. Always start from `wal_options_init` and set fields by name:
  * fields may be added at the end in later versions, and `size` tells the library which
  * version of the struct the caller was compiled with.
@@ -384,6 +389,46 @@ typedef struct wal_stats_t {
   uint64_t quarantined_bytes;
 } wal_stats_t;
 
+/**
+ * Where an entry starts: a segment's sequence number (`3` for `000003`) and the offset
+ * of the entry in it. `wal_tail_position` gives the position just after the last entry
+ * a tail delivered; a tail opened there continues exactly.
+ */
+typedef struct wal_position {
+  /**
+   * The segment's sequence number.
+   */
+  uint64_t segment;
+  /**
+   * The offset in the segment file.
+   */
+  uint64_t offset;
+} wal_position;
+
+/**
+ * What a tail delivered and could not deliver since it was opened, filled by
+ * `wal_tail_stats`.
+ */
+typedef struct wal_tail_stats_t {
+  /**
+   * Entries delivered.
+   */
+  uint64_t entries;
+  /**
+   * Times the tail found segments gone (a truncation, a repair) that it had not read
+   * to their end: a gap in what it delivered.
+   */
+  uint64_t gaps;
+  /**
+   * Segments in those gaps.
+   */
+  uint64_t gap_segments;
+  /**
+   * Their bytes the tail had not read, as far as it knew their sizes.
+   */
+  uint64_t gap_bytes;
+} wal_tail_stats_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -538,6 +583,76 @@ const char *wal_version(void);
  * `opts` must be NULL or point to `size` writable bytes.
  */
 void wal_options_init_sized(struct wal_options *opts, size_t size);
+
+/**
+ * Opens a tail on the WAL in `dir`, from `*from` (a position `wal_tail_position` gave),
+ * or from the start of the log if `from` is NULL, and stores it in `*out` (NULL on
+ * failure). A tail only reads: it never creates, locks or changes anything, works while
+ * a writer (in this process or another) has the WAL open, and the writer never waits
+ * for it. A position that does not start an entry is refused (`WAL_ERR_INVALID_ARGUMENT`,
+ * when the tail first reads that segment); a directory that is not a SegmentWAL is
+ * `WAL_ERR_FORMAT`.
+ *
+ * # Safety
+ * `dir` must be NULL or NUL-terminated; `from` NULL or a valid `wal_position`; `out`
+ * NULL or writable.
+ */
+wal_status wal_tail_open(const char *dir, const struct wal_position *from, struct wal_tail_t **out);
+
+/**
+ * Delivers the entries available now, in log order, through the callbacks (as
+ * `wal_read` does: one call per entry, arrays valid only during the call, labels sorted
+ * by name, a NULL callback skips that type); when there are none, waits up to
+ * `timeout_ms` for more, woken as soon as the writer hands the file more (inotify on
+ * Linux). `*entries` is how many were delivered: 0 after a timeout, which returns
+ * `WAL_OK`. An entry is there once the writer has handed it to the file: at a full
+ * buffer (1 MiB), `wal_sync`, its background flush (`flush_interval_ms` bounds the
+ * delay) or `wal_close`.
+ *
+ * A callback returning non-zero stops with `WAL_ERR_ABORTED`; the entry it stopped on is
+ * delivered again by the next call. Damage below the newest segment stops the tail: the
+ * call returns what came before it, and the next one `WAL_ERR_CORRUPTION` (segment and
+ * offset) until the WAL is repaired. Segments a truncation removed before the tail read
+ * them are skipped and counted (`wal_tail_stats`), never silently.
+ *
+ * # Safety
+ * `t` must be NULL or a live tail; the callbacks must be safe to call with `ctx`;
+ * `entries` NULL or writable.
+ */
+wal_status wal_tail_next(struct wal_tail_t *t,
+                         wal_series_cb on_series,
+                         wal_samples_cb on_samples,
+                         wal_deletes_cb on_deletes,
+                         void *ctx,
+                         uint32_t timeout_ms,
+                         size_t *entries);
+
+/**
+ * Stores in `*out` the position just after the last entry the tail delivered (where it
+ * reads next): a tail opened there continues exactly, never repeating or skipping an
+ * entry.
+ *
+ * # Safety
+ * `t` must be NULL or a live tail; `out` NULL or writable.
+ */
+wal_status wal_tail_position(const struct wal_tail_t *t, struct wal_position *out);
+
+/**
+ * Fills `*out` with what the tail delivered, and the gaps it found, since it was opened.
+ *
+ * # Safety
+ * `t` must be NULL or a live tail; `out` NULL or writable.
+ */
+wal_status wal_tail_stats(const struct wal_tail_t *t, struct wal_tail_stats_t *out);
+
+/**
+ * Closes the tail and frees it. `wal_tail_close(NULL)` is a no-op returning `WAL_OK`.
+ * Not allowed from inside one of its callbacks (`WAL_ERR_STATE`, nothing freed).
+ *
+ * # Safety
+ * `t` must be NULL or a live tail, not used again after this call.
+ */
+wal_status wal_tail_close(struct wal_tail_t *t);
 
 #ifdef __cplusplus
 }  // extern "C"

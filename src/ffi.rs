@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::Error;
 pub use crate::ffi_options::*;
+pub use crate::ffi_tail::*;
 use crate::options::Options;
 use crate::read::Entry;
 use crate::record::{Label, Sample, Series, Tombstone};
@@ -155,7 +156,7 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-fn set_last_error(msg: String) {
+pub(crate) fn set_last_error(msg: String) {
     let msg = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
     // Fails only while the thread is exiting; the message is then lost, nothing else.
     let _ = LAST_ERROR.try_with(|m| {
@@ -201,7 +202,7 @@ fn message_of(e: &Error) -> String {
 }
 
 /// Runs `f`, turning its error or panic into a status and a message.
-fn boundary(f: impl FnOnce() -> Result<(), Error>) -> wal_status {
+pub(crate) fn boundary(f: impl FnOnce() -> Result<(), Error>) -> wal_status {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => WAL_OK,
         Ok(Err(e)) => {
@@ -289,6 +290,88 @@ unsafe fn labels_arg<'a>(
     Ok(())
 }
 
+/// The C callbacks of a read, and the arrays a series entry is handed to them in.
+pub(crate) struct Callbacks {
+    on_series: wal_series_cb,
+    on_samples: wal_samples_cb,
+    on_deletes: wal_deletes_cb,
+    ctx: *mut c_void,
+    labels: Vec<wal_label>,
+    series: Vec<wal_series>,
+}
+
+impl Callbacks {
+    pub(crate) fn new(
+        on_series: wal_series_cb,
+        on_samples: wal_samples_cb,
+        on_deletes: wal_deletes_cb,
+        ctx: *mut c_void,
+    ) -> Self {
+        Callbacks {
+            on_series,
+            on_samples,
+            on_deletes,
+            ctx,
+            labels: Vec::new(),
+            series: Vec::new(),
+        }
+    }
+
+    /// Hands one entry to its callback (if any); `Break` if the callback returned
+    /// non-zero.
+    ///
+    /// # Safety
+    /// The callbacks must be safe to call with `ctx`.
+    pub(crate) unsafe fn deliver(&mut self, entry: Entry<'_>) -> ControlFlow<()> {
+        let ctx = self.ctx;
+        let rc = match entry {
+            Entry::Series(batch) => {
+                let Some(cb) = self.on_series else {
+                    return ControlFlow::Continue(());
+                };
+                self.labels.clear();
+                self.series.clear();
+                for s in batch {
+                    self.labels.extend(s.labels.iter().map(|l| wal_label {
+                        name: l.name.as_ptr().cast(),
+                        name_len: l.name.len(),
+                        value: l.value.as_ptr().cast(),
+                        value_len: l.value.len(),
+                    }));
+                }
+                let mut start = 0;
+                for s in batch {
+                    self.series.push(wal_series {
+                        r#ref: s.series_ref,
+                        labels: self.labels[start..].as_ptr(),
+                        labels_len: s.labels.len(),
+                    });
+                    start += s.labels.len();
+                }
+                // SAFETY: the callback's contract is the caller's; the arrays live until
+                // after it returns.
+                unsafe { cb(ctx, self.series.as_ptr(), self.series.len()) }
+            }
+            Entry::Samples(batch) => match self.on_samples {
+                // SAFETY: `Sample` and `wal_sample` have the same layout (checked at
+                // compile time); the array lives until after the call.
+                Some(cb) => unsafe { cb(ctx, batch.as_ptr().cast(), batch.len()) },
+                None => 0,
+            },
+            Entry::Deletes(batch) => match self.on_deletes {
+                // SAFETY: as for samples, with `Tombstone` and `wal_tombstone`.
+                Some(cb) => unsafe { cb(ctx, batch.as_ptr().cast(), batch.len()) },
+                None => 0,
+            },
+        };
+        if rc == 0 {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+}
+
 // ---- exported functions -------------------------------------------------------------
 
 /// Opens the WAL in directory `dir` (created if missing) and stores the handle in
@@ -367,61 +450,10 @@ pub unsafe extern "C" fn wal_read(
     on_deletes: wal_deletes_cb,
     ctx: *mut c_void,
 ) -> wal_status {
-    let mut labels: Vec<wal_label> = Vec::new();
-    let mut series: Vec<wal_series> = Vec::new();
-    let mut deliver = |entry: Entry<'_>| -> c_int {
-        match entry {
-            Entry::Series(batch) => {
-                let Some(cb) = on_series else { return 0 };
-                labels.clear();
-                series.clear();
-                for s in batch {
-                    labels.extend(s.labels.iter().map(|l| wal_label {
-                        name: l.name.as_ptr().cast(),
-                        name_len: l.name.len(),
-                        value: l.value.as_ptr().cast(),
-                        value_len: l.value.len(),
-                    }));
-                }
-                let mut start = 0;
-                for s in batch {
-                    series.push(wal_series {
-                        r#ref: s.series_ref,
-                        labels: labels[start..].as_ptr(),
-                        labels_len: s.labels.len(),
-                    });
-                    start += s.labels.len();
-                }
-                // SAFETY: the callback's contract is the caller's; the arrays live until
-                // after it returns.
-                unsafe { cb(ctx, series.as_ptr(), series.len()) }
-            }
-            Entry::Samples(batch) => match on_samples {
-                // SAFETY: `Sample` and `wal_sample` have the same layout (checked at
-                // compile time); the array lives until after the call.
-                Some(cb) => unsafe { cb(ctx, batch.as_ptr().cast(), batch.len()) },
-                None => 0,
-            },
-            Entry::Deletes(batch) => match on_deletes {
-                // SAFETY: as for samples, with `Tombstone` and `wal_tombstone`.
-                Some(cb) => unsafe { cb(ctx, batch.as_ptr().cast(), batch.len()) },
-                None => 0,
-            },
-        }
-    };
-    // SAFETY: `w` is NULL or live by the caller's contract.
-    unsafe {
-        with_handle(w, |wal| {
-            wal.read(|e| {
-                if deliver(e) == 0 {
-                    ControlFlow::Continue(())
-                } else {
-                    ControlFlow::Break(())
-                }
-            })
-            .map(|_| ())
-        })
-    }
+    let mut sink = Callbacks::new(on_series, on_samples, on_deletes, ctx);
+    // SAFETY: `w` is NULL or live by the caller's contract; the callbacks' contract is
+    // the caller's.
+    unsafe { with_handle(w, |wal| wal.read(|e| sink.deliver(e)).map(|_| ())) }
 }
 
 /// Logs `len` series as one entry. `len == 0` writes no entry and succeeds (`series` may

@@ -42,6 +42,8 @@ mod faults;
 pub mod ffi;
 #[cfg(feature = "capi")]
 mod ffi_options;
+#[cfg(feature = "capi")]
+mod ffi_tail;
 mod foreign;
 mod fsutil;
 #[doc(hidden)]

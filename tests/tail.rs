@@ -274,3 +274,82 @@ fn a_waiting_tail_wakes_when_the_writer_writes() {
     });
     wal.close().unwrap();
 }
+
+const WRITER_ENV: &str = "TSWAL_TAIL_TEST_WRITER_DIR";
+const RESTARTS: u64 = 4;
+const STEPS_PER_RUN: u64 = 150;
+
+/// The writer process of the test below: logs `STEPS_PER_RUN` steps per run, syncing
+/// every 10 and closing at the end of each run, `RESTARTS` times (each reopen replays the
+/// log and starts a new segment).
+fn write_as_child(dir: &Path) {
+    for run in 0..RESTARTS {
+        let wal = Wal::open(dir, small()).unwrap();
+        wal.read(|_| ControlFlow::Continue(())).unwrap();
+        for i in run * STEPS_PER_RUN..(run + 1) * STEPS_PER_RUN {
+            wal.log_samples(&step(i)).unwrap();
+            if i % 10 == 9 {
+                wal.sync().unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        wal.close().unwrap();
+    }
+}
+
+/// A writer in another process logs across many segment cuts and restarts; the tail is
+/// stopped and reopened from its saved position every few entries. Everything arrives
+/// exactly once, in order.
+#[test]
+fn a_tail_resumed_many_times_follows_a_writer_process_that_restarts() {
+    if let Some(dir) = std::env::var_os(WRITER_ENV) {
+        return write_as_child(Path::new(&dir));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("wal");
+    std::fs::create_dir(&dir).unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_tail_resumed_many_times_follows_a_writer_process_that_restarts",
+            "--nocapture",
+        ])
+        .env(WRITER_ENV, &dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the writer process");
+    let total = (RESTARTS * STEPS_PER_RUN) as usize;
+    let mut got: Vec<u64> = Vec::new();
+    let mut at = None;
+    let mut reopened = 0;
+    let started = Instant::now();
+    while got.len() < total && started.elapsed() < Duration::from_secs(120) {
+        let mut tail = Tail::open(&dir, at, Recovery::Truncate).unwrap();
+        // At most 7 entries, the callback stopping at the 8th (delivered again by the
+        // next tail); then a new tail resumes where this one was.
+        let mut taken = 0;
+        let r = tail.next(Duration::from_millis(20), |_, e| {
+            if taken == 7 {
+                return ControlFlow::Break(());
+            }
+            if let Entry::Samples(s) = e {
+                got.push(s[0].v as u64);
+                taken += 1;
+            }
+            ControlFlow::Continue(())
+        });
+        assert!(matches!(r, Ok(_) | Err(Error::Aborted)), "{r:?}");
+        assert_eq!(tail.gaps(), tswal::Gaps::default());
+        at = Some(tail.position());
+        reopened += 1;
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the writer process failed: {status}");
+    assert_eq!(
+        got,
+        (0..total as u64).collect::<Vec<_>>(),
+        "after {reopened} tails"
+    );
+    assert!(reopened > 10, "the tail was resumed {reopened} times");
+    assert!(segment_names(&dir).len() > 10, "the writer cut segments");
+}
