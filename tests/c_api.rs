@@ -79,6 +79,11 @@ fn errors() {
 }
 
 #[test]
+fn tail() {
+    run_in_temp_dir("tail", Link::Static);
+}
+
+#[test]
 fn threads() {
     run_in_temp_dir("threads", Link::Static);
 }
