@@ -580,11 +580,14 @@ fn produce(
         let _ = tx.send(Msg::Failed(e));
     };
     for (seg, f) in files.iter().enumerate() {
+        let newest = seg + 1 == files.len();
         let mut reader = match f.reader() {
             Ok(r) => r,
             Err(e) => return fail(e),
         };
-        let newest = seg + 1 == files.len();
+        if scan.live && newest {
+            reader.zero_ends();
+        }
         loop {
             let mut chunk = spares.try_recv().unwrap_or_default();
             let (batch, end) = match reader.next_batch(std::mem::take(&mut chunk.batch)) {
@@ -668,6 +671,9 @@ fn read_segments_here(
             file: seg.file.clone(),
         };
         let mut reader = f.reader()?;
+        if scan.live && index == last {
+            reader.zero_ends();
+        }
         loop {
             let stopped = match reader.next()? {
                 Step::End { offset } => Halt::End { offset },

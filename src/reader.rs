@@ -59,6 +59,8 @@ pub(crate) struct SegmentReader<'p> {
     /// Bytes `resync` may still check, and whether it ran out.
     search_budget: u64,
     search_exhausted: bool,
+    /// A zero type byte ends the segment without a look at the rest (see `zero_ends`).
+    zero_ends: bool,
 }
 
 impl<'p> SegmentReader<'p> {
@@ -85,7 +87,16 @@ impl<'p> SegmentReader<'p> {
             search_budget: SEARCH_WORK_BASE
                 .saturating_add(end.saturating_mul(SEARCH_WORK_PER_BYTE)),
             search_exhausted: false,
+            zero_ends: false,
         })
+    }
+
+    /// Makes a zero type byte end the segment at once, without reading the rest of the
+    /// file to tell preallocated space from a hole: for the newest segment of a log a
+    /// writer may be writing, where both mean "the end for now", and which may have
+    /// hundreds of MiB of preallocated zeros to read at every look.
+    pub(crate) fn zero_ends(&mut self) {
+        self.zero_ends = true;
     }
 
     /// Moves the read position to `offset` (an entry boundary; at least past the header),
@@ -228,6 +239,7 @@ impl<'p> SegmentReader<'p> {
         }
         let entry_type = match entry::classify(self.buf[self.lo]) {
             TypeByte::End if !may_fill => return Ok(Raw::NeedMore),
+            TypeByte::End if self.zero_ends => return Ok(Raw::End { offset }),
             TypeByte::End => return self.zero_tail(offset),
             TypeByte::Invalid(1) => {
                 return Ok(corrupt(offset, "reserved entry type 1 (symbols)".into()));

@@ -23,7 +23,7 @@ use crate::fsutil;
 use crate::notify::DirWatch;
 use crate::options::Recovery;
 use crate::read::{Decoder, Entry, Position, ReadSummary};
-use crate::reader::{Live, SegmentReader, Step};
+use crate::reader::{SegmentReader, Step};
 use crate::segment::{self, SegmentMeta};
 use crate::view;
 
@@ -301,6 +301,8 @@ impl Tail {
             }
         }
         let mut reader = SegmentReader::with_file(file.clone(), &path, None)?;
+        // Zeros end a segment for a tail (the head's preallocated space, or a hole).
+        reader.zero_ends();
         reader.start_at(self.at.offset);
         let mut reread = false;
         loop {
@@ -336,19 +338,15 @@ impl Tail {
             };
             // A newer segment means this one is complete (see the module doc): read it
             // once more to its end, in case the first look came before its last writes.
+            // At the head, damage is an entry still being written (a read can see part
+            // of a write as zeros): the write's end wakes the tail, which reads again.
             let Some(next) = self.newer_segment()? else {
-                return match halt {
-                    Halt::End => Ok(Stop::Wait),
-                    Halt::Damage(offset, reason) => match reader.settle_live(offset)? {
-                        Live::Valid => continue,
-                        Live::Unfinished => Ok(Stop::Wait),
-                        Live::Damaged => self.damage(&mut reader, offset, reason),
-                    },
-                };
+                return Ok(Stop::Wait);
             };
             if !reread {
                 reread = true;
                 reader = SegmentReader::with_file(file.clone(), &path, None)?;
+                reader.zero_ends();
                 reader.start_at(self.at.offset);
                 continue;
             }
@@ -398,8 +396,8 @@ impl Tail {
         })))
     }
 
-    /// Damage below the head, or damage at the head that stays: a `Truncate` tail stops
-    /// there, a `Salvage` one goes on at the next valid entry (or the next segment).
+    /// Damage below the head: a `Truncate` tail stops there, a `Salvage` one goes on at
+    /// the next valid entry (or the next segment).
     fn damage(
         &mut self,
         reader: &mut SegmentReader<'_>,

@@ -18,7 +18,10 @@ pub const USAGE: &str = "\
 --child replay   DIR SEGMENT_SIZE [TRUNCATE_MINT]
 --child replay-cold DIR SEGMENT_SIZE   (drops the files from the page cache first)
 --child durable  DIR SERIES ROUNDS SEGMENT_SIZE THREADS wal_sync|always|always_sleep
---child generate SERIES ROUNDS";
+--child generate SERIES ROUNDS
+--child tail-read DIR
+--child tail-latency DIR flush|sync BATCHES
+--child tail-idle DIR SECONDS";
 
 /// Runs the phase `args` names (the words after `--child`).
 pub fn main(args: &[String]) -> Result<(), String> {
@@ -46,6 +49,13 @@ pub fn main(args: &[String]) -> Result<(), String> {
             durable(dir(), num(2)?, num(3)?, num(4)?, num(5)? as usize, mode)
         }
         Some("generate") => generate(num(1)?, num(2)?),
+        Some("tail-read") => crate::tail::read(dir()),
+        Some("tail-latency") => {
+            let how = args.get(2).and_then(|m| crate::tail::Handover::parse(m));
+            let how = how.ok_or_else(|| format!("bad or missing handover\n{USAGE}"))?;
+            crate::tail::latency(dir(), how, num(3)?)
+        }
+        Some("tail-idle") => crate::tail::idle(dir(), num(2)?),
         _ => return Err(USAGE.into()),
     };
     result.map_err(|e| format!("--child {}: {e}", args.join(" ")))

@@ -22,6 +22,7 @@ mod child;
 mod render;
 mod report;
 mod sys;
+mod tail;
 mod workload;
 
 use std::ffi::OsString;
@@ -359,6 +360,13 @@ struct Main {
     replay_cold: Runs,
     /// `tswal dump --format canonical` into a pipe.
     dump: Runs,
+    /// A tail reading the whole WAL.
+    tail_read: Runs,
+    /// Write-to-delivery latency with a 10 ms flush and with a sync per batch, and the
+    /// CPU of an idle tail (once, not per run).
+    tail_flush: Runs,
+    tail_sync: Runs,
+    tail_idle: Runs,
     truncate: Runs,
     /// One per `DurableMode::ALL`.
     durable: Vec<Durable>,
@@ -617,6 +625,12 @@ impl Bench {
             let c_run = self.replay(Api::C, &rust_dir, seg, None)?;
             say("dump, the tswal command");
             m.dump.push(self.dump(&rust_dir)?);
+            say("a tail reads the WAL");
+            let mut t = self.child(Api::Rust, &[&"tail-read", &rust_dir])?;
+            let rate = get(&t, "samples") / get(&t, "read_s");
+            t.insert("samples_per_s".into(), rate);
+            add_rss(&mut t);
+            m.tail_read.push(t);
             say("replay + truncate, Rust API");
             let mut rust_run = self.replay(Api::Rust, &rust_dir, seg, Some(mint))?;
             m.truncate.push(split_truncate(&mut rust_run));
@@ -666,6 +680,29 @@ impl Bench {
                     runs.push(self.durable(&dir, threads, mode)?);
                     self.remove(&dir)?;
                 }
+            }
+
+            if i == 1 {
+                let (batches, idle) = if cfg.quick {
+                    (200u64, 1u64)
+                } else {
+                    (2000, 10)
+                };
+                for (how, runs) in [("flush", &mut m.tail_flush), ("sync", &mut m.tail_sync)] {
+                    say(&format!("tail latency, handover by {how}"));
+                    let dir = self.work.join(format!("run{i}-tail-{how}"));
+                    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    let b = batches.to_string();
+                    runs.push(self.child(Api::Rust, &[&"tail-latency", &dir, &how, &b])?);
+                    self.remove(&dir)?;
+                }
+                say(&format!("an idle tail for {idle} s"));
+                let dir = self.work.join(format!("run{i}-tail-idle"));
+                fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let s = idle.to_string();
+                m.tail_idle
+                    .push(self.child(Api::Rust, &[&"tail-idle", &dir, &s])?);
+                self.remove(&dir)?;
             }
 
             say("workload generation alone, Rust and C");

@@ -114,6 +114,16 @@ pub fn text(
             mib(r.median("rss_growth_mib")),
         ]);
     }
+    let tl = &m.tail_read;
+    t.row(vec![
+        "tail, Rust API (the whole WAL, from its start)".into(),
+        secs(tl.median("read_s")),
+        range(tl, "read_s"),
+        si(tl.median("samples_per_s")),
+        "-".into(),
+        mib(tl.median("rss_peak_mib")),
+        mib(tl.median("rss_growth_mib")),
+    ]);
     let d = &m.dump;
     t.row(vec![
         "dump, tswal command (canonical, to a pipe)".into(),
@@ -157,6 +167,33 @@ pub fn text(
         fixed(wr.median("bytes_per_sample"), 2),
         fixed(wr.median("bytes") / 1e6, 1),
         wr.median("segments"),
+    )
+    .unwrap();
+
+    let (fl, sy, idle) = (&m.tail_flush, &m.tail_sync, &m.tail_idle);
+    writeln!(
+        out,
+        "tail, write to delivery (a writer thread logs a batch of 1,000 samples every 2 ms, \
+         a tail thread delivers it; {} batches): with a 10 ms background flush p50 {} ms, \
+         p99 {} ms; with wal_sync after each batch p50 {} ms, p99 {} ms (max {} ms)",
+        fl.median("batches"),
+        fixed(fl.median("p50_ms"), 2),
+        fixed(fl.median("p99_ms"), 2),
+        fixed(sy.median("p50_ms"), 2),
+        fixed(sy.median("p99_ms"), 2),
+        fixed(sy.median("max_ms"), 2),
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "an idle tail waiting {} s: {} ms of CPU time ({})\n",
+        fixed(idle.median("idle_s"), 0),
+        fixed(idle.median("cpu_s") * 1e3, 2),
+        if idle.median("pushed") == 1.0 {
+            "woken by inotify"
+        } else {
+            "polling every 50 ms"
+        }
     )
     .unwrap();
 
@@ -385,6 +422,10 @@ pub fn json(
                 ("replay_c", m.replay_c.to_json()),
                 ("replay_rust_from_disk", m.replay_cold.to_json()),
                 ("dump_cli", m.dump.to_json()),
+                ("tail_read", m.tail_read.to_json()),
+                ("tail_latency_flush_10ms", m.tail_flush.to_json()),
+                ("tail_latency_sync_per_batch", m.tail_sync.to_json()),
+                ("tail_idle", m.tail_idle.to_json()),
                 ("truncate", m.truncate.to_json()),
                 ("generate_only_rust", m.generate_rust.to_json()),
                 ("generate_only_c", m.generate_c.to_json()),
