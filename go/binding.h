@@ -1,0 +1,17 @@
+// Declarations shared by the cgo preambles of this package and callbacks.c.
+#ifndef TSWAL_GO_BINDING_H
+#define TSWAL_GO_BINDING_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <tswal.h>
+
+// wal_read and wal_truncate with the callbacks of callbacks.c: a non-zero flag passes
+// the callback for that type, zero passes NULL; ctx is a runtime/cgo.Handle.
+wal_status tswal_read(wal_t *w, int series, int samples, int deletes, uintptr_t ctx);
+wal_status tswal_truncate(wal_t *w, int64_t mint, int keep, uintptr_t ctx);
+
+// An identifier of the calling OS thread.
+uintptr_t tswal_thread(void);
+
+#endif

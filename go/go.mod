@@ -1,0 +1,3 @@
+module tswal
+
+go 1.19
