@@ -13,8 +13,7 @@
 //
 //   - no tag (in-tree): the package is the go/ directory of the tswal repository and
 //     uses the library built there, include/tswal.h and target/release/libtswal.so
-//     (found at run time through an rpath). Build the library first, in the
-//     repository: cargo rustc --release -p tswal --lib --features capi --crate-type cdylib,staticlib
+//     (found at run time through an rpath).
 //   - tswal_static: links the in-tree target/release/libtswal.a into the binary (with
 //     -lpthread -ldl -lm), which then runs without libtswal.so.
 //   - tswal_pkgconfig: an installed library, found with pkg-config tswal (installed by
@@ -22,7 +21,20 @@
 //     The binary loads libtswal.so from the library path (LD_LIBRARY_PATH, say, for a
 //     prefix the dynamic linker does not search).
 //
-// For example: go test -tags tswal_static ./...
+// In-tree, build the library first, at the root of the repository:
+//
+//	cargo rustc --release -p tswal --lib --features capi --crate-type cdylib,staticlib
+//	cd go && go test ./...                  # or: go test -tags tswal_static ./...
+//
+// From another module, require the package by its module path, tswal, replaced by
+// this directory:
+//
+//	go mod edit -require tswal@v0.0.0 -replace tswal=/path/to/tswal/go
+//
+// Against an installed library:
+//
+//	cargo cinstall --release --prefix /usr/local --libdir /usr/local/lib
+//	go build -tags tswal_pkgconfig ./...
 //
 // # Using a WAL
 //
