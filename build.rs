@@ -15,7 +15,8 @@ mod header {
     use std::path::PathBuf;
 
     pub fn generate() {
-        println!("cargo:rerun-if-changed=src/ffi.rs");
+        // The C API spans several files (ffi.rs, ffi_tail.rs, the types they export).
+        println!("cargo:rerun-if-changed=src");
         println!("cargo:rerun-if-changed=cbindgen.toml");
         let env = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("cargo sets {k}"));
         let crate_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));

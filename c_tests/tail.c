@@ -1,12 +1,15 @@
 /*
  * Tails through the C API: a tail follows a writer across segment cuts, resumes exactly
  * from a saved position, waits (and times out) when there is nothing new, refuses a
- * position inside an entry, and reports arguments, calls from its own callbacks and a
- * stopping callback clearly.
+ * position inside an entry, is woken from another thread (wal_tail_wake), and reports
+ * arguments, calls from its own callbacks and a stopping callback clearly.
  *
  * Usage: tail <empty temp dir>
  */
 #include "common.h"
+
+#include <pthread.h>
+#include <time.h>
 
 /* One samples entry per step: a sample of series 1 whose value is the step. */
 static void log_step(wal_t *w, uint64_t i)
@@ -56,6 +59,15 @@ static int next_from_callback(void *ctx, const wal_sample *s, size_t n)
     return 0;
 }
 
+/* Wakes the tail after a moment, while the main thread waits in wal_tail_next. */
+static void *wake_later(void *arg)
+{
+    struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    CHECK_OK(wal_tail_wake(arg));
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -80,6 +92,7 @@ int main(int argc, char **argv)
     CHECK_ERR(wal_tail_next(NULL, NULL, NULL, NULL, NULL, 0, &n), WAL_ERR_INVALID_ARGUMENT);
     CHECK(n == 0);
     CHECK_OK(wal_tail_close(NULL));
+    CHECK_ERR(wal_tail_wake(NULL), WAL_ERR_INVALID_ARGUMENT);
 
     /* A tail on an empty WAL times out with nothing. */
     CHECK_OK(wal_tail_open(dir, NULL, &t));
@@ -125,6 +138,25 @@ int main(int argc, char **argv)
         if (n > 0) break;
     }
     CHECK(n == 1);
+
+    /* A wake ends a wait that would otherwise last the longest timeout there is (the
+       test would hang): from another thread during the wait, and from before it. */
+    pthread_t waker;
+    CHECK(pthread_create(&waker, NULL, wake_later, t) == 0);
+    CHECK_OK(wal_tail_next(t, NULL, on_samples, NULL, &rest, UINT32_MAX, &n));
+    CHECK(n == 0);
+    CHECK(pthread_join(waker, NULL) == 0);
+    CHECK_OK(wal_tail_wake(t));
+    CHECK_OK(wal_tail_next(t, NULL, on_samples, NULL, &rest, UINT32_MAX, &n));
+    CHECK(n == 0);
+    /* A wake does not hold back entries: they are delivered, the wake ends a later wait. */
+    CHECK_OK(wal_tail_wake(t));
+    log_step(w, 601);
+    CHECK_OK(wal_sync(w));
+    CHECK_OK(wal_tail_next(t, NULL, on_samples, NULL, &rest, UINT32_MAX, &n));
+    CHECK(n == 1 && rest.got[rest.len - 1] == 601);
+    CHECK_OK(wal_tail_next(t, NULL, on_samples, NULL, &rest, UINT32_MAX, &n));
+    CHECK(n == 0);
     CHECK_OK(wal_tail_close(t));
 
     /* A position inside an entry is refused when the tail reads its segment. */

@@ -646,6 +646,20 @@ wal_status wal_tail_position(const struct wal_tail_t *t, struct wal_position *ou
 wal_status wal_tail_stats(const struct wal_tail_t *t, struct wal_tail_stats_t *out);
 
 /**
+ * Makes the `wal_tail_next` in progress on `t` (on another thread, or from one of its
+ * callbacks) return at once, as after its timeout; if none is in progress, the next
+ * call that would wait returns at once instead. Wakes are not counted: several before
+ * a wait end one wait. This is how another thread stops a tail that waits with a long
+ * timeout: set a flag the tail's loop checks, then wake it.
+ *
+ * # Safety
+ * `t` must be NULL or a live tail. Safe from any thread while another is in
+ * `wal_tail_next`, `wal_tail_position` or `wal_tail_stats`; not concurrently with
+ * `wal_tail_close`.
+ */
+wal_status wal_tail_wake(const struct wal_tail_t *t);
+
+/**
  * Closes the tail and frees it. `wal_tail_close(NULL)` is a no-op returning `WAL_OK`.
  * Not allowed from inside one of its callbacks (`WAL_ERR_STATE`, nothing freed).
  *

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::error::Error;
 use crate::ffi::{Callbacks, boundary, wal_deletes_cb, wal_samples_cb, wal_series_cb, wal_status};
+use crate::notify::TailWaker;
 use crate::options::Recovery;
 use crate::read::Position;
 use crate::tail::Tail;
@@ -49,6 +50,8 @@ pub struct wal_tail_t {
     /// One call at a time; a second (another thread, or a callback of this tail) is
     /// refused rather than waiting.
     tail: Mutex<Tail>,
+    /// Outside the lock: it reaches a `wal_tail_next` in progress.
+    waker: TailWaker,
 }
 
 /// Opens a tail on the WAL in `dir`, from `*from` (a position `wal_tail_position` gave),
@@ -87,6 +90,7 @@ pub unsafe extern "C" fn wal_tail_open(
         let path = Path::new(OsStr::from_bytes(dir.to_bytes()));
         let tail = Tail::open(path, from, Recovery::Truncate)?;
         let handle = Box::new(wal_tail_t {
+            waker: tail.waker(),
             tail: Mutex::new(tail),
         });
         // SAFETY: checked non-NULL and writable above.
@@ -220,6 +224,28 @@ pub unsafe extern "C" fn wal_tail_stats(
             Ok(())
         })
     }
+}
+
+/// Makes the `wal_tail_next` in progress on `t` (on another thread, or from one of its
+/// callbacks) return at once, as after its timeout; if none is in progress, the next
+/// call that would wait returns at once instead. Wakes are not counted: several before
+/// a wait end one wait. This is how another thread stops a tail that waits with a long
+/// timeout: set a flag the tail's loop checks, then wake it.
+///
+/// # Safety
+/// `t` must be NULL or a live tail. Safe from any thread while another is in
+/// `wal_tail_next`, `wal_tail_position` or `wal_tail_stats`; not concurrently with
+/// `wal_tail_close`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wal_tail_wake(t: *const wal_tail_t) -> wal_status {
+    boundary(|| {
+        // SAFETY: NULL or live by the caller's contract; the waker is shared, not locked.
+        let Some(t) = (unsafe { t.as_ref() }) else {
+            return Err(Error::invalid("the wal_tail_t handle is NULL"));
+        };
+        t.waker.wake();
+        Ok(())
+    })
 }
 
 /// Closes the tail and frees it. `wal_tail_close(NULL)` is a no-op returning `WAL_OK`.

@@ -69,6 +69,7 @@ mod writer;
 pub use entry::EntryType;
 pub use error::{Error, Result};
 pub use faults::{FaultOp, Faults};
+pub use notify::TailWaker;
 pub use options::{
     AUTO_SPIN_SLOWEST_SYNC, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MAX_SYNC_SPIN,
     MIN_SEGMENT_SIZE, Options, Recovery, SyncMode, SyncSpin,

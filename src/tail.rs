@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::entry::{CRC_LEN, HEADER_LEN};
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
-use crate::notify::DirWatch;
+use crate::notify::{DirWatch, TailWaker};
 use crate::options::Recovery;
 use crate::read::{Decoder, Entry, Position, ReadSummary};
 use crate::reader::{SegmentReader, Step};
@@ -147,6 +147,12 @@ impl Tail {
         self.damaged
     }
 
+    /// A handle with which another thread ends a wait in [`Tail::next`] early (to stop
+    /// a tail that waits for a long timeout, say).
+    pub fn waker(&self) -> TailWaker {
+        self.watch.waker()
+    }
+
     /// Whether an idle tail is woken by the directory changing (inotify); false where it
     /// has to poll (every 50 ms).
     pub fn pushed(&self) -> bool {
@@ -155,7 +161,8 @@ impl Tail {
 
     /// Delivers the entries available now, in log order, to `visit` (labels sorted by
     /// name; slices valid only during the call); when there are none, waits up to
-    /// `timeout` for more. Returns how many were delivered (0 after a timeout).
+    /// `timeout` for more. Returns how many were delivered (0 after a timeout, or after a
+    /// [`TailWaker::wake`] ended the wait).
     ///
     /// `visit` returning `Break` stops with [`Error::Aborted`]; the entry it stopped on
     /// is delivered again by the next call. Damage below the newest segment stops a
@@ -177,7 +184,9 @@ impl Tail {
             if now >= deadline {
                 return Ok(0);
             }
-            self.watch.wait(deadline - now);
+            if self.watch.wait(deadline - now) {
+                return Ok(0);
+            }
         }
     }
 

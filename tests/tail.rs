@@ -275,6 +275,43 @@ fn a_waiting_tail_wakes_when_the_writer_writes() {
     wal.close().unwrap();
 }
 
+/// A waker ends a wait from another thread, so a tail waiting with a long timeout can be
+/// stopped; a wake before a wait ends that wait, and never holds back entries.
+#[test]
+fn a_waker_ends_a_wait_from_another_thread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    let mut tail = Tail::open(tmp.path(), None, Recovery::Truncate).unwrap();
+    let waker = tail.waker();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Longer than any test run: only the wake can end it.
+            let got = take(&mut tail, Duration::from_secs(24 * 3600)).unwrap();
+            done.send(got.len()).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake();
+        // A liveness guard, not a timing assertion: without the wake this never returns.
+        let n = finished.recv_timeout(Duration::from_secs(60));
+        assert_eq!(n, Ok(0), "the wake did not end the wait");
+    });
+    // Before a wait: entries are delivered first, then the wake ends the next wait.
+    waker.wake();
+    log_steps(&wal, 0..1);
+    let got = take(&mut tail, Duration::from_secs(24 * 3600)).unwrap();
+    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [0]);
+    assert!(
+        take(&mut tail, Duration::from_secs(24 * 3600))
+            .unwrap()
+            .is_empty()
+    );
+    // A waker outlives its tail harmlessly.
+    drop(tail);
+    waker.wake();
+    wal.close().unwrap();
+}
+
 const WRITER_ENV: &str = "TSWAL_TAIL_TEST_WRITER_DIR";
 const RESTARTS: u64 = 4;
 const STEPS_PER_RUN: u64 = 150;
