@@ -19,20 +19,27 @@
  *
  * Threads: as in C, log_series, log_samples, log_deletes, sync, stats, read and truncate
  * may run on one Wal from several threads at once; close, moves and destruction must not
- * run concurrently with any other call on it. Needs exceptions (not
- * -fno-exceptions).
+ * run concurrently with any other call on it. A Tail serves one call at a time, except
+ * wake(). Needs exceptions (not -fno-exceptions).
+ *
+ *   tswal::Tail tail = tswal::Tail::open("data/wal");  // or open(dir, saved_position)
+ *   tail.next(std::chrono::seconds(1), tswal::skip, [&](tswal::Span<const tswal::Sample> s) { ... });
+ *   tswal::Position saved = tail.position();           // resume there later
  */
 
 #if !defined(__cplusplus) || __cplusplus < 201703L
 #error "tswal.hpp needs C++17 or later; from C, include tswal.h"
 #endif
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <initializer_list>
 #include <iterator>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -214,13 +221,16 @@ inline void check(wal_status status) {
     if (status != WAL_OK) throw Error(status);
 }
 
-// The reads and truncations running on this thread, innermost first, each with the
-// handle it runs on: the library refuses to close a handle from inside one of its
-// callbacks (and then frees nothing), so a Wal destroyed there leaves its handle for the
-// outermost call on it to close when the library returns.
+// The reads, truncations and tail deliveries running on this thread, innermost first,
+// each with the handle it runs on: the library refuses to close a handle from inside one
+// of its callbacks (and then frees nothing), so a Wal or Tail destroyed there leaves its
+// handle for the outermost call on it to close when the library returns.
 class CallbackScope {
 public:
-    explicit CallbackScope(wal_t* handle) noexcept : handle_(handle), outer_(innermost()) {
+    using Close = void (*)(void* handle) noexcept;
+
+    CallbackScope(void* handle, Close close) noexcept
+        : handle_(handle), close_(close), outer_(innermost()) {
         innermost() = this;
     }
     ~CallbackScope() { leave(); }
@@ -228,7 +238,7 @@ public:
     CallbackScope& operator=(const CallbackScope&) = delete;
 
     // The outermost call on `handle` running on this thread, or nullptr.
-    static CallbackScope* find(const wal_t* handle) noexcept {
+    static CallbackScope* find(const void* handle) noexcept {
         CallbackScope* found = nullptr;
         for (CallbackScope* s = innermost(); s != nullptr; s = s->outer_)
             if (s->handle_ == handle) found = s;
@@ -263,14 +273,23 @@ private:
         if (left_) return;
         left_ = true;
         innermost() = outer_;
-        if (close_when_done_) (void)wal_close(handle_);
+        if (close_when_done_) close_(handle_);
     }
 
-    wal_t* handle_;
+    void* handle_;
+    Close close_;
     CallbackScope* outer_;
     bool close_when_done_ = false;
     bool left_ = false;
 };
+
+inline void close_wal(void* handle) noexcept {
+    (void)wal_close(static_cast<wal_t*>(handle));
+}
+
+inline void close_tail(void* handle) noexcept {
+    (void)wal_tail_close(static_cast<wal_tail_t*>(handle));
+}
 
 template <class F>
 constexpr bool is_skip =
@@ -490,7 +509,7 @@ public:
                            std::remove_reference_t<OnDeletes>>;
         R reader(on_series, on_samples, on_deletes);
         // After wal_read returns, only locals are used: a callback may have destroyed *this.
-        detail::CallbackScope scope(handle_);
+        detail::CallbackScope scope(handle_, &detail::close_wal);
         const wal_status status = wal_read(handle_, reader.series_cb(), reader.samples_cb(),
                                            reader.deletes_cb(), &reader);
         const bool stopped = reader.stopped() && status == WAL_ERR_ABORTED;
@@ -553,7 +572,7 @@ public:
             std::is_invocable_r_v<bool, std::remove_reference_t<Keep>&, std::uint64_t>,
             "the keep callback must take a std::uint64_t series reference and return bool");
         detail::Keeper<std::remove_reference_t<Keep>> keeper(keep);
-        detail::CallbackScope scope(handle_);
+        detail::CallbackScope scope(handle_, &detail::close_wal);
         const wal_status status = wal_truncate(handle_, mint, &decltype(keeper)::call, &keeper);
         scope.finish(status, keeper.exception());
     }
@@ -580,6 +599,143 @@ private:
     }
 
     wal_t* handle_ = nullptr;
+};
+
+/// Where an entry starts (wal_position: segment and offset). Tail::position() gives the
+/// one after the last entry delivered; a Tail opened there continues exactly.
+using Position = wal_position;
+/// What a Tail delivered and the gaps it found (see wal_tail_stats_t in tswal.h).
+using TailStats = wal_tail_stats_t;
+
+/// A live tail of a WAL directory (a wal_tail_t), closed by the destructor: it delivers
+/// the entries a writer, in this process or another, hands to the files, in log order.
+/// It only reads. Move-only; a default-constructed or moved-from Tail is empty: its
+/// destructor and close() do nothing, and any other call throws
+/// Error(WAL_ERR_INVALID_ARGUMENT).
+///
+/// One call at a time, except wake(), which may run on any thread while another is in
+/// next(); close, moves and destruction must not run concurrently with any other call.
+class Tail {
+public:
+    /// An empty Tail.
+    Tail() noexcept = default;
+
+    /// A tail from the start of the log (wal_tail_open).
+    static Tail open(const std::string& dir) { return open_at(dir, nullptr); }
+
+    /// A tail from `from`, a position that position() gave: it continues exactly there.
+    /// A position that does not start an entry is refused (Error(WAL_ERR_INVALID_ARGUMENT)
+    /// from the first next() that reads its segment).
+    static Tail open(const std::string& dir, const Position& from) { return open_at(dir, &from); }
+
+    Tail(Tail&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+
+    /// Closes this Tail's handle as the destructor does, then takes the other's.
+    Tail& operator=(Tail&& other) noexcept {
+        if (this != &other) dispose(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
+        return *this;
+    }
+
+    Tail(const Tail&) = delete;
+    Tail& operator=(const Tail&) = delete;
+
+    /// Closes the handle. Destroyed inside one of its own callbacks, the Tail leaves its
+    /// handle to the next() that runs them, which closes it when the library returns.
+    ~Tail() { dispose(handle_); }
+
+    /// Closes and frees the handle (wal_tail_close), leaving the Tail empty. A no-op on an
+    /// empty Tail. Inside one of its own callbacks it throws Error(WAL_ERR_STATE) and the
+    /// handle stays open.
+    void close() {
+        wal_tail_t* handle = handle_;
+        if (handle == nullptr) return;
+        if (detail::CallbackScope::find(handle) != nullptr)
+            throw Error(wal_tail_close(handle)); // refused, freed nothing
+        handle_ = nullptr;
+        detail::check(wal_tail_close(handle));
+    }
+
+    bool is_open() const noexcept { return handle_ != nullptr; }
+    explicit operator bool() const noexcept { return is_open(); }
+    /// The C handle, for calls of tswal.h; it stays owned by this Tail.
+    wal_tail_t* native_handle() const noexcept { return handle_; }
+
+    /// Delivers the entries available now, in log order, on this thread (wal_tail_next),
+    /// through callbacks as those of Wal::read; when there are none, waits up to `timeout`
+    /// for more (woken at once by a write, or by wake()). Returns how many entries it
+    /// delivered: 0 after the timeout. A callback returning false stops the call, which
+    /// returns the entries delivered before that one; the next call delivers that entry
+    /// again. An exception from a callback is rethrown likewise. Damage below the newest
+    /// segment throws Error(WAL_ERR_CORRUPTION) (segment and offset) once the entries
+    /// before it were delivered.
+    template <class OnSeries = Skip, class OnSamples = Skip, class OnDeletes = Skip>
+    std::size_t next(std::chrono::milliseconds timeout, OnSeries&& on_series = Skip{},
+                     OnSamples&& on_samples = Skip{}, OnDeletes&& on_deletes = Skip{}) {
+        using R =
+            detail::Reader<std::remove_reference_t<OnSeries>, std::remove_reference_t<OnSamples>,
+                           std::remove_reference_t<OnDeletes>>;
+        R reader(on_series, on_samples, on_deletes);
+        const std::uint64_t before = stats().entries;
+        const auto ms = std::clamp<std::chrono::milliseconds::rep>(
+            timeout.count(), 0, std::numeric_limits<std::uint32_t>::max());
+        wal_tail_t* const handle = handle_;
+        detail::CallbackScope scope(handle, &detail::close_tail);
+        std::size_t entries = 0;
+        const wal_status status =
+            wal_tail_next(handle, reader.series_cb(), reader.samples_cb(), reader.deletes_cb(),
+                          &reader, static_cast<std::uint32_t>(ms), &entries);
+        if (status == WAL_ERR_ABORTED && reader.stopped() && !reader.exception()) {
+            // The library counts what it delivered; the handle stays open until finish()
+            // even if a callback destroyed this Tail, so it can still be asked here.
+            TailStats after{};
+            if (wal_tail_stats(handle, &after) == WAL_OK)
+                entries = static_cast<std::size_t>(after.entries - before);
+            scope.finish(WAL_OK, nullptr);
+            return entries;
+        }
+        scope.finish(status, reader.exception());
+        return entries;
+    }
+
+    /// The position after the last entry delivered (wal_tail_position): save it, and a
+    /// Tail opened there later continues exactly.
+    Position position() const {
+        Position out{};
+        detail::check(wal_tail_position(handle_, &out));
+        return out;
+    }
+
+    /// What the tail delivered, and the gaps truncation left it, since it was opened.
+    TailStats stats() const {
+        TailStats out{};
+        detail::check(wal_tail_stats(handle_, &out));
+        return out;
+    }
+
+    /// Ends the wait of a next() in progress on another thread (or the next wait, if none
+    /// is in progress) at once, as after its timeout (wal_tail_wake).
+    void wake() const { detail::check(wal_tail_wake(handle_)); }
+
+private:
+    explicit Tail(wal_tail_t* handle) noexcept : handle_(handle) {}
+
+    static Tail open_at(const std::string& dir, const Position* from) {
+        if (dir.find('\0') != std::string::npos)
+            throw Error(WAL_ERR_INVALID_ARGUMENT, "the directory name contains a NUL byte");
+        wal_tail_t* handle = nullptr;
+        detail::check(wal_tail_open(dir.c_str(), from, &handle));
+        return Tail(handle);
+    }
+
+    static void dispose(wal_tail_t* handle) noexcept {
+        if (handle == nullptr) return;
+        if (detail::CallbackScope* scope = detail::CallbackScope::find(handle))
+            scope->close_when_done();
+        else
+            (void)wal_tail_close(handle);
+    }
+
+    wal_tail_t* handle_ = nullptr;
 };
 
 } // namespace tswal

@@ -61,8 +61,11 @@ pub struct Tail {
     /// A position the caller gave, still to be checked against the segment's entries.
     unchecked: bool,
     decoder: Decoder,
+    /// Filled by the decoder; a tail reports its own counts.
     summary: ReadSummary,
     gaps: Gaps,
+    /// Entries delivered (a visit that stopped did not complete its entry's delivery).
+    delivered: u64,
     /// Damaged regions a `Salvage` tail skipped.
     damaged: u64,
 }
@@ -123,6 +126,7 @@ impl Tail {
             decoder: Decoder::default(),
             summary: ReadSummary::default(),
             gaps: Gaps::default(),
+            delivered: 0,
             damaged: 0,
         })
     }
@@ -139,7 +143,7 @@ impl Tail {
 
     /// Entries delivered since open.
     pub fn entries(&self) -> u64 {
-        self.summary.entries
+        self.delivered
     }
 
     /// Damaged regions a `Salvage` tail skipped since open.
@@ -334,7 +338,10 @@ impl Tail {
                         visit,
                     );
                     match result {
-                        Ok(()) => *delivered += 1,
+                        Ok(()) => {
+                            *delivered += 1;
+                            self.delivered += 1;
+                        }
                         // Salvage skips an entry whose body does not decode.
                         Err(Error::Corruption { .. }) if self.recovery == Recovery::Salvage => {}
                         Err(e) => return Err(e),

@@ -21,3 +21,8 @@ fn roundtrip_shared_library() {
 fn errors() {
     run_lang_in_temp_dir(Lang::Cpp, "errors", Link::Static);
 }
+
+#[test]
+fn tail() {
+    run_lang_in_temp_dir(Lang::Cpp, "tail", Link::Static);
+}

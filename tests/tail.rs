@@ -122,6 +122,38 @@ fn resuming_from_every_saved_position_continues_exactly() {
     wal.close().unwrap();
 }
 
+/// An entry a visit stopped on is delivered again by the next call; it counts as
+/// delivered once, when that delivery completes.
+#[test]
+fn an_entry_a_visit_stops_on_is_delivered_again_and_counted_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = Wal::open(tmp.path(), small()).unwrap();
+    log_steps(&wal, 0..10);
+    let mut tail = Tail::open(tmp.path(), None, Recovery::Truncate).unwrap();
+    let mut got = Vec::new();
+    let stop_at_3 = |got: &mut Vec<u64>, e: Entry<'_>| {
+        let Entry::Samples(s) = e else {
+            return ControlFlow::Continue(());
+        };
+        if s[0].v as u64 == 3 {
+            return ControlFlow::Break(());
+        }
+        got.push(s[0].v as u64);
+        ControlFlow::Continue(())
+    };
+    let r = tail.next(Duration::ZERO, |_, e| stop_at_3(&mut got, e));
+    assert!(matches!(r, Err(Error::Aborted)), "{r:?}");
+    assert_eq!(got, [0, 1, 2]);
+    assert_eq!(tail.entries(), 3);
+    let r = tail.next(Duration::ZERO, |_, e| stop_at_3(&mut got, e));
+    assert!(matches!(r, Err(Error::Aborted)), "{r:?}");
+    assert_eq!(tail.entries(), 3);
+    got.extend(take_until(&mut tail, 7, Duration::from_secs(5)));
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    assert_eq!(tail.entries(), 10);
+    wal.close().unwrap();
+}
+
 #[test]
 fn a_position_inside_an_entry_or_beyond_the_log_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
