@@ -6,7 +6,7 @@
 //! refused before anything is changed.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::entry::{self, CRC_LEN, HEADER_LEN, TypeByte};
@@ -22,13 +22,13 @@ const WLOG_HEADER: usize = 7;
 /// `Err(Error::Format)` if `segments` (the directory's segment-named files) are not a
 /// SegmentWAL: none has a valid header, none starts with a valid SegmentWAL entry after
 /// a damaged header, and at least one holds data. Files that hold nothing but zeros,
-/// or the start of a header and zeros, are what a crash (or a writer creating a
-/// segment, seen from another process) leaves of a SegmentWAL segment, and are not
-/// evidence either way.
+/// or the start of a header and zeros (in the newest segment: in its first 32 KiB), are
+/// what a crash (or a writer creating a segment, seen from another process) leaves of a
+/// SegmentWAL segment, and are not evidence either way.
 pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
     let mut with_data = Vec::new();
     let mut wlog = 0;
-    for seg in segments {
+    for (i, seg) in segments.iter().enumerate() {
         let head = read_head(&seg.path)?;
         if head.len() >= segment::HEADER_LEN as usize
             && segment::header_problem(&head[..segment::HEADER_LEN as usize]).is_none()
@@ -38,7 +38,8 @@ pub(crate) fn check(dir: &Path, segments: &[SegmentMeta]) -> Result<()> {
         if starts_with_entry(&head) {
             return Ok(());
         }
-        if holds_data(&seg.path, &head)? {
+        let newest = i + 1 == segments.len();
+        if holds_data(&seg.path, &head, newest)? {
             if looks_like_wlog(&head) {
                 wlog += 1;
             }
@@ -121,13 +122,24 @@ fn starts_with_entry(head: &[u8]) -> bool {
 
 /// Whether the file holds data: a non-zero byte other than the start of a SegmentWAL
 /// header still being written (reading past `head` only if it holds none).
-fn holds_data(path: &Path, head: &[u8]) -> Result<bool> {
+///
+/// In the newest segment only `head` is looked at: with nothing in it, that is a segment
+/// a writer is creating (preallocated, header not yet written), whose writes start at
+/// the front. Reading on would cost a tail or a read-only read up to a whole segment of
+/// zeros at every look until the header is there.
+fn holds_data(path: &Path, head: &[u8], newest: bool) -> Result<bool> {
     let at = segment::HEADER_LEN as usize;
     let (first, rest) = head.split_at(at.min(head.len()));
     if !segment::header_in_progress(first) || rest.iter().any(|&b| b != 0) {
         return Ok(true);
     }
+    if newest {
+        return Ok(false);
+    }
     let mut f = File::open(path).ctx("open segment", path)?;
+    // From the end of the head, which was looked at above (with its header bytes).
+    f.seek(SeekFrom::Start(head.len() as u64))
+        .ctx("read segment", path)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).ctx("read segment", path)?;
@@ -166,6 +178,27 @@ mod tests {
         out.extend_from_slice(&crc_fast::crc32_iscsi(data).to_be_bytes());
         out.extend_from_slice(data);
         out
+    }
+
+    #[test]
+    fn only_the_head_of_the_newest_segment_is_looked_at() {
+        use std::os::unix::fs::FileExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("00000001");
+        let f = File::create(&path).unwrap();
+        f.set_len(4 << 20).unwrap();
+        f.write_at(&[0x43, 0xaf], 0).unwrap();
+        let head = read_head(&path).unwrap();
+        assert!(!holds_data(&path, &head, true).unwrap());
+        assert!(!holds_data(&path, &head, false).unwrap());
+        // A byte beyond the head: data in an older segment, not looked at in the newest.
+        f.write_at(&[7], 3 << 20).unwrap();
+        assert!(!holds_data(&path, &head, true).unwrap());
+        assert!(holds_data(&path, &head, false).unwrap());
+        // In the head: data in either.
+        f.write_at(&[7], 100).unwrap();
+        let head = read_head(&path).unwrap();
+        assert!(holds_data(&path, &head, true).unwrap());
     }
 
     #[test]
