@@ -11,6 +11,10 @@
 wal_status tswal_read(wal_t *w, int series, int samples, int deletes, uintptr_t ctx);
 wal_status tswal_truncate(wal_t *w, int64_t mint, int keep, uintptr_t ctx);
 
+// wal_tail_next with the callbacks of callbacks.c, flags and ctx as for tswal_read.
+wal_status tswal_tail_next(wal_tail_t *t, int series, int samples, int deletes, uintptr_t ctx,
+                           uint32_t timeout_ms, size_t *entries);
+
 // An identifier of the calling OS thread.
 uintptr_t tswal_thread(void);
 

@@ -1,5 +1,5 @@
-// C side of the read and truncate callbacks. A Go function exported to C cannot be
-// declared with the const pointers of wal_series_cb and the other callback types, so
+// C side of the read, tail and truncate callbacks. A Go function exported to C cannot
+// be declared with the const pointers of wal_series_cb and the other callback types, so
 // these trampolines take the library's callbacks and hand them on to the exported Go
 // functions of callbacks.go. ctx is a runtime/cgo.Handle, never a Go pointer.
 
@@ -33,6 +33,13 @@ wal_status tswal_read(wal_t *w, int series, int samples, int deletes, uintptr_t 
 {
     return wal_read(w, series ? on_series : NULL, samples ? on_samples : NULL,
                     deletes ? on_deletes : NULL, (void *)ctx);
+}
+
+wal_status tswal_tail_next(wal_tail_t *t, int series, int samples, int deletes, uintptr_t ctx,
+                           uint32_t timeout_ms, size_t *entries)
+{
+    return wal_tail_next(t, series ? on_series : NULL, samples ? on_samples : NULL,
+                         deletes ? on_deletes : NULL, (void *)ctx, timeout_ms, entries);
 }
 
 wal_status tswal_truncate(wal_t *w, int64_t mint, int with_keep, uintptr_t ctx)

@@ -48,6 +48,33 @@
 // progress; every call after it returns ErrClosed. Read callbacks and Truncate's keep
 // function run on the calling goroutine and must not use the same WAL (see Read).
 //
+// # Following a WAL as it is written
+//
+// A Tail delivers the entries of a WAL as a writer, in this process or another, logs
+// them: in log order, following segment cuts and writer restarts. Its Next waits,
+// woken by the directory changing, when there is nothing new, and returns when its
+// context is done, so a consumer stops it by cancelling. Once the consumer has
+// processed what Next delivered, it saves Position: a tail opened there later continues
+// exactly, never repeating or skipping an entry. A tail only reads, and the writer
+// never waits for it. Segments a truncation removed before the tail read them are
+// skipped and counted (Stats); damage below the newest segment stops it with
+// ErrCorruption until the WAL is repaired.
+//
+//	tail, err := tswal.OpenTail("data/wal", saved) // a saved *Position, or nil: the start
+//	if err != nil {
+//		return err
+//	}
+//	defer tail.Close()
+//	for {
+//		_, err := tail.Next(ctx, nil, func(samples []tswal.RefSample) error {
+//			return ship(samples) // an error stops Next; this entry comes again next time
+//		}, nil)
+//		if err != nil {
+//			return err // ctx.Err() once ctx is done; ErrCorruption; ...
+//		}
+//		save(tail.Position())
+//	}
+//
 // # Errors
 //
 // Every error is an *Error carrying the library's status and message; errors.Is

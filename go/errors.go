@@ -31,8 +31,8 @@ type Error struct {
 	Status Status
 	// Message is the library's description: paths, errno text, segment and offset.
 	Message string
-	// Err is the error a Scan callback returned to stop the read (Status is then
-	// StatusAborted); Unwrap returns it.
+	// Err is the error a callback of Scan or Tail.Next returned to stop the delivery
+	// (Status is then StatusAborted); Unwrap returns it.
 	Err error
 
 	closed bool // use after Close (ErrClosed)
@@ -45,33 +45,35 @@ var (
 	ErrInvalidArgument error = &Error{Status: StatusInvalidArgument}
 	// ErrIO: the operating system refused; the message names the path and the errno text.
 	ErrIO error = &Error{Status: StatusIO}
-	// ErrCorruption: damage reported instead of repaired (RecoveryFail, or an entry
-	// whose checksum matches but whose body does not decode); the message names the
-	// segment and offset.
+	// ErrCorruption: damage reported instead of repaired (RecoveryFail, an entry whose
+	// checksum matches but whose body does not decode, or damage that stops a Tail);
+	// the message names the segment and offset.
 	ErrCorruption error = &Error{Status: StatusCorruption}
 	// ErrState: not allowed now: a write or truncation before the first complete read
 	// of a WAL that held data, a write to a read-only WAL, a call from inside a
-	// callback of the same WAL, a write after the WAL failed on an fsync error, and a
-	// call after Close (which also matches ErrClosed).
+	// callback of the same WAL, a write after the WAL failed on an fsync error, a
+	// second Next of a Tail while one is in progress, and a call after Close (which
+	// also matches ErrClosed).
 	ErrState error = &Error{Status: StatusState}
 	// ErrLocked: the directory is open in another WAL, in this or another process.
 	ErrLocked error = &Error{Status: StatusLocked}
-	// ErrAborted: a Scan callback returned an error, which the Error wraps.
+	// ErrAborted: a callback of Scan or Tail.Next returned an error, which the Error
+	// wraps.
 	ErrAborted error = &Error{Status: StatusAborted}
 	// ErrPanic: the library caught an internal bug; the WAL is unusable (close it).
 	ErrPanic error = &Error{Status: StatusPanic}
 	// ErrFormat: the directory is not a SegmentWAL (a Prometheus 2.3+ WAL, say) or
 	// holds segment names it cannot use; nothing in it was changed.
 	ErrFormat error = &Error{Status: StatusFormat}
-	// ErrClosed is returned by every call on a WAL after Close (and by Close itself
-	// then). It is a state error: errors.Is(ErrClosed, ErrState) holds, while other
+	// ErrClosed is returned by every call on a WAL or Tail after Close (and by Close
+	// itself then). It is a state error: errors.Is(ErrClosed, ErrState) holds, while other
 	// state errors do not match ErrClosed.
 	ErrClosed error = &Error{Status: StatusState, Message: "the WAL is closed", closed: true}
 )
 
 func (e *Error) Error() string {
 	s := "tswal: " + e.Status.String()
-	if e.Message != "" {
+	if e.Message != "" && e.Message != e.Status.String() {
 		s += ": " + e.Message
 	}
 	if e.Err != nil {
@@ -87,7 +89,7 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Status == e.Status && (!t.closed || e.closed)
 }
 
-// Unwrap returns the error with which a Scan callback stopped the read, if any.
+// Unwrap returns the error with which a callback stopped the delivery, if any.
 func (e *Error) Unwrap() error {
 	return e.Err
 }

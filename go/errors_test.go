@@ -160,6 +160,9 @@ func TestErrorText(t *testing.T) {
 		{&Error{Status: StatusLocked, Message: "/x is open"}, "tswal: directory locked by another handle: /x is open"},
 		{&Error{Status: StatusAborted, Message: "stopped", Err: errors.New("why")},
 			"tswal: read aborted by a callback: stopped: why"},
+		// A message that only repeats the status is not repeated.
+		{&Error{Status: StatusAborted, Message: "read aborted by a callback", Err: errors.New("why")},
+			"tswal: read aborted by a callback: why"},
 		{ErrClosed, "tswal: call not allowed in the current state: the WAL is closed"},
 	} {
 		if got := c.err.Error(); got != c.want {
