@@ -219,6 +219,29 @@ pub(crate) fn boundary(f: impl FnOnce() -> Result<(), Error>) -> wal_status {
     }
 }
 
+/// The arguments every open call shares: clears `*out` (so it is NULL on failure) and
+/// returns `dir` as a path, refusing NULL for either.
+///
+/// # Safety
+/// `dir` must be NULL or NUL-terminated, and outlive the returned path; `out` NULL or
+/// writable.
+pub(crate) unsafe fn open_args<'a, T>(
+    dir: *const c_char,
+    out: *mut *mut T,
+) -> Result<&'a Path, Error> {
+    if out.is_null() {
+        return Err(Error::invalid("out is NULL"));
+    }
+    // SAFETY: non-NULL and writable by the caller's contract.
+    unsafe { out.write(ptr::null_mut()) };
+    if dir.is_null() {
+        return Err(Error::invalid("dir is NULL"));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let dir = unsafe { CStr::from_ptr(dir) };
+    Ok(Path::new(OsStr::from_bytes(dir.to_bytes())))
+}
+
 /// `boundary` for calls on a handle: checks it, and marks it broken if `f` panics.
 ///
 /// # Safety
@@ -397,23 +420,15 @@ pub unsafe extern "C" fn wal_open(
     out: *mut *mut wal_t,
 ) -> wal_status {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::invalid("out is NULL"));
-        }
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out.write(ptr::null_mut()) };
-        if dir.is_null() {
-            return Err(Error::invalid("dir is NULL"));
-        }
-        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
-        let dir = unsafe { CStr::from_ptr(dir) };
+        // SAFETY: `dir` and `out` as `open_args` needs them, by the caller's contract.
+        let dir = unsafe { open_args(dir, out) }?;
         let options = if opts.is_null() {
             Options::default()
         } else {
             // SAFETY: non-NULL and filled by `wal_options_init` by the caller's contract.
             unsafe { read_options(opts) }?
         };
-        let wal = Wal::open(Path::new(OsStr::from_bytes(dir.to_bytes())), options)?;
+        let wal = Wal::open(dir, options)?;
         let handle = Box::new(wal_t {
             wal,
             broken: AtomicBool::new(false),

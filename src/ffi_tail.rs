@@ -1,17 +1,16 @@
 //! The C API of tails (see [`Tail`]): `wal_tail_open`, `wal_tail_next`,
-//! `wal_tail_position`, `wal_tail_stats`, `wal_tail_close`.
+//! `wal_tail_position`, `wal_tail_stats`, `wal_tail_wake`, `wal_tail_close`.
 #![allow(non_camel_case_types)]
 
-use std::ffi::{CStr, OsStr, c_char, c_void};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-use std::ptr;
+use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use crate::error::Error;
-use crate::ffi::{Callbacks, boundary, wal_deletes_cb, wal_samples_cb, wal_series_cb, wal_status};
+use crate::ffi::{
+    Callbacks, boundary, open_args, wal_deletes_cb, wal_samples_cb, wal_series_cb, wal_status,
+};
 use crate::notify::TailWaker;
 use crate::options::Recovery;
 use crate::read::Position;
@@ -72,23 +71,14 @@ pub unsafe extern "C" fn wal_tail_open(
     out: *mut *mut wal_tail_t,
 ) -> wal_status {
     boundary(|| {
-        if out.is_null() {
-            return Err(Error::invalid("out is NULL"));
-        }
-        // SAFETY: non-NULL and writable by the caller's contract.
-        unsafe { out.write(ptr::null_mut()) };
-        if dir.is_null() {
-            return Err(Error::invalid("dir is NULL"));
-        }
-        // SAFETY: non-NULL and NUL-terminated by the caller's contract.
-        let dir = unsafe { CStr::from_ptr(dir) };
+        // SAFETY: `dir` and `out` as `open_args` needs them, by the caller's contract.
+        let dir = unsafe { open_args(dir, out) }?;
         // SAFETY: NULL or a valid wal_position by the caller's contract.
         let from = unsafe { from.as_ref() }.map(|p| Position {
             segment: p.segment,
             offset: p.offset,
         });
-        let path = Path::new(OsStr::from_bytes(dir.to_bytes()));
-        let tail = Tail::open(path, from, Recovery::Truncate)?;
+        let tail = Tail::open(dir, from, Recovery::Truncate)?;
         let handle = Box::new(wal_tail_t {
             waker: tail.waker(),
             tail: Mutex::new(tail),
@@ -120,6 +110,24 @@ unsafe fn with_tail(
         };
         f(&mut tail)
     })
+}
+
+/// Stores in `*out` what `f` reads from the tail behind `t`, refusing a NULL `out`.
+///
+/// # Safety
+/// `t` must be NULL or a live tail from `wal_tail_open`; `out` NULL or writable.
+unsafe fn fill<T>(t: *const wal_tail_t, out: *mut T, f: impl FnOnce(&Tail) -> T) -> wal_status {
+    // SAFETY: `t` is NULL or live by the caller's contract.
+    unsafe {
+        with_tail(t, |tail| {
+            if out.is_null() {
+                return Err(Error::invalid("out is NULL"));
+            }
+            // SAFETY: non-NULL and writable by the caller's contract.
+            out.write(f(tail));
+            Ok(())
+        })
+    }
 }
 
 /// Delivers the entries available now, in log order, through the callbacks (as
@@ -181,19 +189,14 @@ pub unsafe extern "C" fn wal_tail_position(
     t: *const wal_tail_t,
     out: *mut wal_position,
 ) -> wal_status {
-    // SAFETY: `t` is NULL or live by the caller's contract.
+    // SAFETY: `t` and `out` as `fill` needs them, by the caller's contract.
     unsafe {
-        with_tail(t, |tail| {
-            if out.is_null() {
-                return Err(Error::invalid("out is NULL"));
-            }
+        fill(t, out, |tail| {
             let p = tail.position();
-            // SAFETY: non-NULL and writable by the caller's contract.
-            out.write(wal_position {
+            wal_position {
                 segment: p.segment,
                 offset: p.offset,
-            });
-            Ok(())
+            }
         })
     }
 }
@@ -207,21 +210,16 @@ pub unsafe extern "C" fn wal_tail_stats(
     t: *const wal_tail_t,
     out: *mut wal_tail_stats_t,
 ) -> wal_status {
-    // SAFETY: `t` is NULL or live by the caller's contract.
+    // SAFETY: `t` and `out` as `fill` needs them, by the caller's contract.
     unsafe {
-        with_tail(t, |tail| {
-            if out.is_null() {
-                return Err(Error::invalid("out is NULL"));
-            }
+        fill(t, out, |tail| {
             let g = tail.gaps();
-            // SAFETY: non-NULL and writable by the caller's contract.
-            out.write(wal_tail_stats_t {
+            wal_tail_stats_t {
                 entries: tail.entries(),
                 gaps: g.count,
                 gap_segments: g.segments,
                 gap_bytes: g.bytes,
-            });
-            Ok(())
+            }
         })
     }
 }
