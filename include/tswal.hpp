@@ -283,13 +283,68 @@ private:
     bool left_ = false;
 };
 
-inline void close_wal(void* handle) noexcept {
-    (void)wal_close(static_cast<wal_t*>(handle));
+// The directory argument of an open call, refused if C would see it cut short.
+inline const char* dir_arg(const std::string& dir) {
+    if (dir.find('\0') != std::string::npos)
+        throw Error(WAL_ERR_INVALID_ARGUMENT, "the directory name contains a NUL byte");
+    return dir.c_str();
 }
 
-inline void close_tail(void* handle) noexcept {
-    (void)wal_tail_close(static_cast<wal_tail_t*>(handle));
-}
+// What Wal and Tail share: owning a library handle H that Close closes. Move-only; empty
+// when default-constructed or moved from.
+template <class H, wal_status (*Close)(H*)>
+class Owner {
+public:
+    Owner(const Owner&) = delete;
+    Owner& operator=(const Owner&) = delete;
+
+    /// Closes and frees the handle (wal_close, wal_tail_close), which leaves this object
+    /// empty also when it throws. A no-op when empty, so a second close() does nothing.
+    /// Inside one of the handle's own callbacks it throws Error(WAL_ERR_STATE) and the
+    /// handle stays open.
+    void close() {
+        H* handle = handle_;
+        if (handle == nullptr) return;
+        if (CallbackScope::find(handle) != nullptr) throw Error(Close(handle)); // refused
+        handle_ = nullptr;
+        check(Close(handle));
+    }
+
+    bool is_open() const noexcept { return handle_ != nullptr; }
+    explicit operator bool() const noexcept { return is_open(); }
+    /// The C handle, for calls of tswal.h; it stays owned by this object.
+    H* native_handle() const noexcept { return handle_; }
+
+protected:
+    Owner() noexcept = default;
+    explicit Owner(H* handle) noexcept : handle_(handle) {}
+    Owner(Owner&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+
+    // Closes this object's handle as the destructor does, then takes the other's.
+    Owner& operator=(Owner&& other) noexcept {
+        if (this != &other) dispose(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
+        return *this;
+    }
+
+    // Closes the handle, ignoring the status (close() tells it). Destroyed inside one of
+    // the handle's own callbacks, the object leaves its handle to the call that runs
+    // them, which closes it when the library returns.
+    ~Owner() { dispose(handle_); }
+
+    // For CallbackScope: closes a handle of this type.
+    static void close_now(void* handle) noexcept { (void)Close(static_cast<H*>(handle)); }
+
+    H* handle_ = nullptr;
+
+private:
+    static void dispose(H* handle) noexcept {
+        if (handle == nullptr) return;
+        if (CallbackScope* scope = CallbackScope::find(handle))
+            scope->close_when_done();
+        else
+            (void)Close(handle);
+    }
+};
 
 template <class F>
 constexpr bool is_skip =
@@ -440,10 +495,13 @@ struct SeriesBuffers {
 
 } // namespace detail
 
-/// An open WAL (a wal_t), closed by the destructor. Move-only; a default-constructed or
-/// moved-from Wal is empty: its destructor and close() do nothing, and any other call
-/// throws Error(WAL_ERR_INVALID_ARGUMENT).
-class Wal {
+/// An open WAL (a wal_t), closed by the destructor, or by close(), which finishes
+/// background work, syncs, unlocks and frees the handle (wal_close). Move-only; a
+/// default-constructed or moved-from Wal is empty: its destructor and close() do
+/// nothing, and any other call throws Error(WAL_ERR_INVALID_ARGUMENT). A Wal destroyed,
+/// moved or replaced inside one of its own callbacks leaves its handle to the read or
+/// truncate that runs them, which closes it when the library returns.
+class Wal : public detail::Owner<wal_t, &wal_close> {
 public:
     /// An empty Wal.
     Wal() noexcept = default;
@@ -451,47 +509,12 @@ public:
     /// Opens (creating it if missing) and locks the WAL in `dir`; see wal_open. If the
     /// directory held data, read() must complete once before writes and truncation.
     static Wal open(const std::string& dir, const Options& options = {}) {
-        if (dir.find('\0') != std::string::npos)
-            throw Error(WAL_ERR_INVALID_ARGUMENT, "the directory name contains a NUL byte");
+        const char* path = detail::dir_arg(dir);
         const wal_options opts = options.to_c();
         wal_t* handle = nullptr;
-        detail::check(wal_open(dir.c_str(), &opts, &handle));
+        detail::check(wal_open(path, &opts, &handle));
         return Wal(handle);
     }
-
-    Wal(Wal&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
-
-    /// Closes this Wal's handle as the destructor does, then takes the other's.
-    Wal& operator=(Wal&& other) noexcept {
-        if (this != &other) dispose(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
-        return *this;
-    }
-
-    Wal(const Wal&) = delete;
-    Wal& operator=(const Wal&) = delete;
-
-    /// Closes the handle, ignoring the status: call close() to learn it. Destroyed inside
-    /// one of its own callbacks, the Wal leaves its handle to the read or truncate that
-    /// runs them, which closes it when the library returns.
-    ~Wal() { dispose(handle_); }
-
-    /// Finishes background work, syncs, unlocks and frees the handle (wal_close), which
-    /// leaves the Wal empty also when it throws. A no-op on an empty Wal, so a second
-    /// close() does nothing. Inside one of its own callbacks it throws
-    /// Error(WAL_ERR_STATE) and the handle stays open.
-    void close() {
-        wal_t* handle = handle_;
-        if (handle == nullptr) return;
-        if (detail::CallbackScope::find(handle) != nullptr)
-            throw Error(wal_close(handle)); // refused, freed nothing
-        handle_ = nullptr;
-        detail::check(wal_close(handle));
-    }
-
-    bool is_open() const noexcept { return handle_ != nullptr; }
-    explicit operator bool() const noexcept { return is_open(); }
-    /// The C handle, for calls of tswal.h; it stays owned by this Wal.
-    wal_t* native_handle() const noexcept { return handle_; }
 
     /// Delivers every entry in log order on this thread (wal_read): each series entry as a
     /// Span<const SeriesView>, samples as a Span<const Sample>, deletes as a
@@ -500,7 +523,7 @@ public:
     /// stops the read, which then returns false (and does not count as the first full
     /// read). An exception from a callback stops the read and is rethrown from read().
     /// Calls on this Wal from a callback throw Error(WAL_ERR_STATE) (destroying, moving or
-    /// replacing it is allowed, see ~Wal). Returns true when every entry was delivered.
+    /// replacing it is allowed, see the class). Returns true when every entry was delivered.
     template <class OnSeries = Skip, class OnSamples = Skip, class OnDeletes = Skip>
     bool read(OnSeries&& on_series = Skip{}, OnSamples&& on_samples = Skip{},
               OnDeletes&& on_deletes = Skip{}) {
@@ -509,7 +532,7 @@ public:
                            std::remove_reference_t<OnDeletes>>;
         R reader(on_series, on_samples, on_deletes);
         // After wal_read returns, only locals are used: a callback may have destroyed *this.
-        detail::CallbackScope scope(handle_, &detail::close_wal);
+        detail::CallbackScope scope(handle_, &close_now);
         const wal_status status = wal_read(handle_, reader.series_cb(), reader.samples_cb(),
                                            reader.deletes_cb(), &reader);
         const bool stopped = reader.stopped() && status == WAL_ERR_ABORTED;
@@ -572,7 +595,7 @@ public:
             std::is_invocable_r_v<bool, std::remove_reference_t<Keep>&, std::uint64_t>,
             "the keep callback must take a std::uint64_t series reference and return bool");
         detail::Keeper<std::remove_reference_t<Keep>> keeper(keep);
-        detail::CallbackScope scope(handle_, &detail::close_wal);
+        detail::CallbackScope scope(handle_, &close_now);
         const wal_status status = wal_truncate(handle_, mint, &decltype(keeper)::call, &keeper);
         scope.finish(status, keeper.exception());
     }
@@ -588,17 +611,7 @@ public:
     }
 
 private:
-    explicit Wal(wal_t* handle) noexcept : handle_(handle) {}
-
-    static void dispose(wal_t* handle) noexcept {
-        if (handle == nullptr) return;
-        if (detail::CallbackScope* scope = detail::CallbackScope::find(handle))
-            scope->close_when_done();
-        else
-            (void)wal_close(handle);
-    }
-
-    wal_t* handle_ = nullptr;
+    explicit Wal(wal_t* handle) noexcept : Owner(handle) {}
 };
 
 /// Where an entry starts (wal_position: segment and offset). Tail::position() gives the
@@ -615,7 +628,9 @@ using TailStats = wal_tail_stats_t;
 ///
 /// One call at a time, except wake(), which may run on any thread while another is in
 /// next(); close, moves and destruction must not run concurrently with any other call.
-class Tail {
+/// A Tail destroyed inside one of its own callbacks leaves its handle to the next()
+/// that runs them, which closes it when the library returns.
+class Tail : public detail::Owner<wal_tail_t, &wal_tail_close> {
 public:
     /// An empty Tail.
     Tail() noexcept = default;
@@ -627,38 +642,6 @@ public:
     /// A position that does not start an entry is refused (Error(WAL_ERR_INVALID_ARGUMENT)
     /// from the first next() that reads its segment).
     static Tail open(const std::string& dir, const Position& from) { return open_at(dir, &from); }
-
-    Tail(Tail&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
-
-    /// Closes this Tail's handle as the destructor does, then takes the other's.
-    Tail& operator=(Tail&& other) noexcept {
-        if (this != &other) dispose(std::exchange(handle_, std::exchange(other.handle_, nullptr)));
-        return *this;
-    }
-
-    Tail(const Tail&) = delete;
-    Tail& operator=(const Tail&) = delete;
-
-    /// Closes the handle. Destroyed inside one of its own callbacks, the Tail leaves its
-    /// handle to the next() that runs them, which closes it when the library returns.
-    ~Tail() { dispose(handle_); }
-
-    /// Closes and frees the handle (wal_tail_close), leaving the Tail empty. A no-op on an
-    /// empty Tail. Inside one of its own callbacks it throws Error(WAL_ERR_STATE) and the
-    /// handle stays open.
-    void close() {
-        wal_tail_t* handle = handle_;
-        if (handle == nullptr) return;
-        if (detail::CallbackScope::find(handle) != nullptr)
-            throw Error(wal_tail_close(handle)); // refused, freed nothing
-        handle_ = nullptr;
-        detail::check(wal_tail_close(handle));
-    }
-
-    bool is_open() const noexcept { return handle_ != nullptr; }
-    explicit operator bool() const noexcept { return is_open(); }
-    /// The C handle, for calls of tswal.h; it stays owned by this Tail.
-    wal_tail_t* native_handle() const noexcept { return handle_; }
 
     /// Delivers the entries available now, in log order, on this thread (wal_tail_next),
     /// through callbacks as those of Wal::read; when there are none, waits up to `timeout`
@@ -679,7 +662,7 @@ public:
         const auto ms = std::clamp<std::chrono::milliseconds::rep>(
             timeout.count(), 0, std::numeric_limits<std::uint32_t>::max());
         wal_tail_t* const handle = handle_;
-        detail::CallbackScope scope(handle, &detail::close_tail);
+        detail::CallbackScope scope(handle, &close_now);
         std::size_t entries = 0;
         const wal_status status =
             wal_tail_next(handle, reader.series_cb(), reader.samples_cb(), reader.deletes_cb(),
@@ -717,25 +700,14 @@ public:
     void wake() const { detail::check(wal_tail_wake(handle_)); }
 
 private:
-    explicit Tail(wal_tail_t* handle) noexcept : handle_(handle) {}
+    explicit Tail(wal_tail_t* handle) noexcept : Owner(handle) {}
 
     static Tail open_at(const std::string& dir, const Position* from) {
-        if (dir.find('\0') != std::string::npos)
-            throw Error(WAL_ERR_INVALID_ARGUMENT, "the directory name contains a NUL byte");
+        const char* path = detail::dir_arg(dir);
         wal_tail_t* handle = nullptr;
-        detail::check(wal_tail_open(dir.c_str(), from, &handle));
+        detail::check(wal_tail_open(path, from, &handle));
         return Tail(handle);
     }
-
-    static void dispose(wal_tail_t* handle) noexcept {
-        if (handle == nullptr) return;
-        if (detail::CallbackScope* scope = detail::CallbackScope::find(handle))
-            scope->close_when_done();
-        else
-            (void)wal_tail_close(handle);
-    }
-
-    wal_tail_t* handle_ = nullptr;
 };
 
 } // namespace tswal
